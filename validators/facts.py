@@ -1,0 +1,347 @@
+"""Facts: what the raw events say, per lane, over a window (contract §2).
+
+``FactsBuilder`` is fed events in any order, in one pass, and keeps only what the
+definitions need (per-settlement times, the window's sequence ids, reference prices), so
+a million-event stream is summarised without holding the events. Several windows can be
+built in the same pass (``lanekeeper validate`` with many proposals reads events once).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import Enum
+
+from validators.events import (
+    CanaryResult,
+    Event,
+    FeedPrice,
+    LaneReorg,
+    QueueDepth,
+    SettlementFailed,
+    SettlementFinalized,
+    SettlementSubmitted,
+)
+
+
+class Unit(Enum):
+    """What a fact measures; decides how a number written in prose can express it."""
+
+    COUNT = "count"
+    RATIO = "ratio"
+    USD = "usd"
+    SECONDS = "seconds"
+    BPS = "bps"
+
+
+FACT_UNITS: dict[str, Unit] = {
+    "submitted": Unit.COUNT,
+    "finalized": Unit.COUNT,
+    "failed": Unit.COUNT,
+    "failure_rate": Unit.RATIO,
+    "pending": Unit.COUNT,
+    "pending_notional_usd": Unit.USD,
+    "failed_notional_usd": Unit.USD,
+    "finality_p50_s": Unit.SECONDS,
+    "finality_p99_s": Unit.SECONDS,
+    "finality_max_s": Unit.SECONDS,
+    "seq_gaps": Unit.COUNT,
+    "seq_duplicates": Unit.COUNT,
+    "canary_runs": Unit.COUNT,
+    "canary_failures": Unit.COUNT,
+    "feed_divergence_bps_max": Unit.BPS,
+    "reorgs": Unit.COUNT,
+    "reorg_max_depth": Unit.COUNT,
+    "queue_depth_max": Unit.COUNT,
+}
+FACT_NAMES: tuple[str, ...] = tuple(FACT_UNITS)
+COUNT_FACTS: frozenset[str] = frozenset(n for n, u in FACT_UNITS.items() if u is Unit.COUNT)
+TOLERANCE = 0.01  # relative, for every fact that is not a count
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """``[start, end)`` in event time."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("window times must be timezone-aware")
+        if self.end <= self.start:
+            raise ValueError("window end must be after its start")
+
+    @property
+    def length_s(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    def __contains__(self, ts: datetime) -> bool:
+        return self.start <= ts < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class LaneFacts:
+    """Every fact of one lane over one window; ``None`` where the contract says absent."""
+
+    submitted: int = 0
+    finalized: int = 0
+    failed: int = 0
+    failure_rate: float = 0.0
+    pending: int = 0
+    pending_notional_usd: float = 0.0
+    failed_notional_usd: float = 0.0
+    finality_p50_s: float | None = None
+    finality_p99_s: float | None = None
+    finality_max_s: float | None = None
+    seq_gaps: int = 0
+    seq_duplicates: int = 0
+    canary_runs: int = 0
+    canary_failures: int = 0
+    feed_divergence_bps_max: float | None = None
+    reorgs: int = 0
+    reorg_max_depth: int = 0
+    queue_depth_max: int = 0
+
+    def value(self, fact: str) -> float | None:
+        if fact not in FACT_UNITS:
+            raise KeyError(fact)
+        result: float | None = getattr(self, fact)
+        return result
+
+    def as_dict(self) -> dict[str, float | None]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFacts:
+    """The facts of every lane seen, for one window."""
+
+    window: Window
+    lanes: dict[str, LaneFacts]
+    events_in_window: int
+    last_trouble: dict[str, datetime]
+    """Per lane, the newest failed settlement or failed canary before the window's end."""
+
+    def lane(self, lane: str) -> LaneFacts:
+        return self.lanes.get(lane, _EMPTY)
+
+
+_EMPTY = LaneFacts()
+
+
+def nearest_rank(ascending: list[float], percent: int) -> float:
+    """The value at rank ``ceil(percent/100 * n)`` (integer arithmetic: no float ceil drift)."""
+    rank = -(-percent * len(ascending) // 100)
+    return ascending[max(rank, 1) - 1]
+
+
+@dataclass(slots=True)
+class _Settlement:
+    submitted_ts: datetime | None = None
+    notional_usd: float = 0.0
+    lane: str = ""
+    terminal_ts: datetime | None = None
+
+
+@dataclass(slots=True)
+class _LaneAcc:
+    events: int = 0
+    seqs: set[int] = field(default_factory=set)
+    submitted: int = 0
+    finalized: int = 0
+    failed: int = 0
+    finalized_at: dict[str, datetime] = field(default_factory=dict)
+    failed_ids: set[str] = field(default_factory=set)
+    canary_runs: int = 0
+    canary_failures: int = 0
+    lane_prices: list[tuple[datetime, str, float]] = field(default_factory=list)
+    reorgs: int = 0
+    reorg_max_depth: int = 0
+    queue_depth_max: int = 0
+
+
+class _WindowAcc:
+    __slots__ = ("window", "start", "end", "lanes", "last_trouble")
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        self.start = window.start
+        self.end = window.end
+        self.lanes: dict[str, _LaneAcc] = {}
+        self.last_trouble: dict[str, datetime] = {}
+
+    def add(self, ev: Event, kind: type, ts: datetime) -> None:
+        if ts >= self.end:
+            return
+        if kind is SettlementFailed or (kind is CanaryResult and not ev.ok):  # type: ignore[union-attr]
+            newest = self.last_trouble.get(ev.lane)
+            if newest is None or ts > newest:
+                self.last_trouble[ev.lane] = ts
+        if ts < self.start:
+            return
+        acc = self.lanes.get(ev.lane)
+        if acc is None:
+            acc = self.lanes[ev.lane] = _LaneAcc()
+        acc.events += 1
+        acc.seqs.add(ev.seq)
+        if kind is SettlementSubmitted:
+            acc.submitted += 1
+        elif kind is SettlementFinalized:
+            acc.finalized += 1
+            sid = ev.settlement_id  # type: ignore[union-attr]
+            first = acc.finalized_at.get(sid)
+            if first is None or ts < first:
+                acc.finalized_at[sid] = ts
+        elif kind is SettlementFailed:
+            acc.failed += 1
+            acc.failed_ids.add(ev.settlement_id)  # type: ignore[union-attr]
+        elif kind is CanaryResult:
+            acc.canary_runs += 1
+            if not ev.ok:  # type: ignore[union-attr]
+                acc.canary_failures += 1
+        elif kind is FeedPrice:
+            if ev.source == "lane":  # type: ignore[union-attr]
+                acc.lane_prices.append((ts, ev.symbol, ev.price))  # type: ignore[union-attr]
+        elif kind is QueueDepth:
+            acc.queue_depth_max = max(acc.queue_depth_max, ev.value)  # type: ignore[union-attr]
+        elif kind is LaneReorg:
+            acc.reorgs += 1
+            acc.reorg_max_depth = max(acc.reorg_max_depth, ev.depth)  # type: ignore[union-attr]
+
+
+class FactsBuilder:
+    """One pass over events (any order) -> ``WindowFacts`` for each requested window."""
+
+    def __init__(self, windows: Iterable[Window]) -> None:
+        self._accs = {w: _WindowAcc(w) for w in windows}
+        if not self._accs:
+            raise ValueError("FactsBuilder needs at least one window")
+        self._horizon = max(w.end for w in self._accs)
+        self._settlements: dict[str, _Settlement] = {}
+        self._references: dict[str, list[tuple[datetime, int, float]]] = {}
+        self.events_seen = 0
+
+    def add(self, events: Iterable[Event]) -> None:
+        accs = tuple(self._accs.values())
+        settlements = self._settlements
+        horizon = self._horizon
+        seen = self.events_seen
+        for ev in events:
+            seen += 1
+            kind = type(ev)
+            ts = ev.ts
+            if kind is SettlementSubmitted:
+                rec = settlements.get(ev.settlement_id)
+                if rec is None:
+                    settlements[ev.settlement_id] = _Settlement(ts, ev.notional_usd, ev.lane)
+                elif rec.submitted_ts is None:
+                    rec.submitted_ts, rec.notional_usd, rec.lane = ts, ev.notional_usd, ev.lane
+            elif kind is SettlementFinalized or kind is SettlementFailed:
+                sid = ev.settlement_id  # type: ignore[union-attr]
+                rec = settlements.get(sid)
+                if rec is None:
+                    settlements[sid] = _Settlement(terminal_ts=ts)
+                elif rec.terminal_ts is None or ts < rec.terminal_ts:
+                    rec.terminal_ts = ts
+            elif kind is FeedPrice and ev.source == "reference" and ts < horizon:  # type: ignore[union-attr]
+                self._references.setdefault(ev.symbol, []).append((ts, seen, ev.price))  # type: ignore[union-attr]
+            for acc in accs:
+                acc.add(ev, kind, ts)
+        self.events_seen = seen
+
+    def result(self) -> dict[Window, WindowFacts]:
+        references = {sym: sorted(refs) for sym, refs in self._references.items()}
+        return {w: self._finish(acc, references) for w, acc in self._accs.items()}
+
+    def _pending(self, end: datetime) -> Iterator[_Settlement]:
+        for rec in self._settlements.values():
+            if rec.submitted_ts is not None and rec.submitted_ts < end:
+                if rec.terminal_ts is None or rec.terminal_ts >= end:
+                    yield rec
+
+    def _finish(
+        self, acc: _WindowAcc, references: dict[str, list[tuple[datetime, int, float]]]
+    ) -> WindowFacts:
+        pending: dict[str, list[float]] = {}
+        for rec in self._pending(acc.end):
+            pending.setdefault(rec.lane, []).append(rec.notional_usd)
+        lanes = {}
+        for lane in sorted(set(acc.lanes) | set(pending)):
+            lane_acc = acc.lanes.get(lane, _LaneAcc())
+            lanes[lane] = self._lane_facts(lane_acc, pending.get(lane, []), references)
+        events = sum(a.events for a in acc.lanes.values())
+        return WindowFacts(acc.window, lanes, events, dict(acc.last_trouble))
+
+    def _lane_facts(
+        self,
+        acc: _LaneAcc,
+        pending_notionals: list[float],
+        references: dict[str, list[tuple[datetime, int, float]]],
+    ) -> LaneFacts:
+        settlements = self._settlements
+        durations = sorted(
+            (fin - sub).total_seconds()
+            for sid, fin in acc.finalized_at.items()
+            if (sub := settlements[sid].submitted_ts) is not None
+        )
+        failed_notional = math.fsum(
+            rec.notional_usd
+            for sid in acc.failed_ids
+            if (rec := settlements[sid]).submitted_ts is not None
+        )
+        resolved = acc.finalized + acc.failed
+        distinct = len(acc.seqs)
+        return LaneFacts(
+            submitted=acc.submitted,
+            finalized=acc.finalized,
+            failed=acc.failed,
+            failure_rate=acc.failed / resolved if resolved else 0.0,
+            pending=len(pending_notionals),
+            pending_notional_usd=math.fsum(pending_notionals),
+            failed_notional_usd=failed_notional,
+            finality_p50_s=nearest_rank(durations, 50) if durations else None,
+            finality_p99_s=nearest_rank(durations, 99) if durations else None,
+            finality_max_s=durations[-1] if durations else None,
+            seq_gaps=(max(acc.seqs) - min(acc.seqs) + 1 - distinct) if distinct else 0,
+            seq_duplicates=acc.events - distinct,
+            canary_runs=acc.canary_runs,
+            canary_failures=acc.canary_failures,
+            feed_divergence_bps_max=_divergence(acc.lane_prices, references),
+            reorgs=acc.reorgs,
+            reorg_max_depth=acc.reorg_max_depth,
+            queue_depth_max=acc.queue_depth_max,
+        )
+
+
+def _divergence(
+    lane_prices: list[tuple[datetime, str, float]],
+    references: dict[str, list[tuple[datetime, int, float]]],
+) -> float | None:
+    """Max ``|p - r| / r`` in bps, r the latest reference of the symbol at or before p's ts."""
+    worst: float | None = None
+    times: dict[str, list[datetime]] = {}
+    for ts, symbol, price in lane_prices:
+        refs = references.get(symbol)
+        if not refs:
+            continue
+        if symbol not in times:
+            times[symbol] = [r[0] for r in refs]
+        i = bisect_right(times[symbol], ts)
+        if i == 0:
+            continue
+        ref = refs[i - 1][2]
+        bps = abs(price - ref) / ref * 10000
+        if worst is None or bps > worst:
+            worst = bps
+    return worst
+
+
+def compute_facts(events: Iterable[Event], window: Window) -> WindowFacts:
+    """Facts of one window from events already in memory."""
+    builder = FactsBuilder([window])
+    builder.add(events)
+    return builder.result()[window]
