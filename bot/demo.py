@@ -23,10 +23,19 @@ def run(example: Path = EXAMPLE) -> int:
     surprises = 0
     for name, want in expected.items():
         print(f"$ lanekeeper validate --events events.ndjson --policy policy.yaml --summary {name} --format text")
-        code = lanekeeper([
-            "validate", "--events", str(example / "events.ndjson"), "--policy", str(example / "policy.yaml"),
-            "--summary", str(example / name), "--format", "text",
-        ])
+        code = lanekeeper(
+            [
+                "validate",
+                "--events",
+                str(example / "events.ndjson"),
+                "--policy",
+                str(example / "policy.yaml"),
+                "--summary",
+                str(example / name),
+                "--format",
+                "text",
+            ]
+        )
         verdict = "passes" if code == 0 else "is withheld"
         print(f"  -> exit {code}: this proposal {verdict} (expected: {want})\n")
         surprises += (code == 0) != (want == "ok")

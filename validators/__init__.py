@@ -4,7 +4,7 @@ No I/O, no Slack, no network, no database: callers hand in bytes, texts and docu
 """
 
 from validators.check import Checker, check_proposal
-from validators.evidence import AlertRef, Evidence, EventRef, event_refs
+from validators.evidence import AlertRef, EventRef, Evidence, event_refs
 from validators.facts import FACT_NAMES, FactsBuilder, LaneFacts, Window, WindowFacts, compute_facts
 from validators.findings import Code, Report, Violation
 from validators.ndjson import EventStream, ParseStats, parse_events

@@ -49,11 +49,7 @@ _LINKS: tuple[re.Pattern[str], ...] = (
 
 
 def _scan(patterns: Iterable[tuple[str, re.Pattern[str]]], text: str) -> list[Span]:
-    spans = [
-        Span(label, m.start(), m.end(), m.group())
-        for label, pattern in patterns
-        for m in pattern.finditer(text)
-    ]
+    spans = [Span(label, m.start(), m.end(), m.group()) for label, pattern in patterns for m in pattern.finditer(text)]
     return _without_overlaps(spans)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -21,10 +21,12 @@ from validators.events import (
     FeedPrice,
     LaneReorg,
     QueueDepth,
+    SettlementConfirmed,
     SettlementFailed,
     SettlementFinalized,
     SettlementSubmitted,
 )
+from validators.seqs import SeqRanges
 
 
 class Unit(Enum):
@@ -141,6 +143,8 @@ def nearest_rank(ascending: list[float], percent: int) -> float:
 
 @dataclass(slots=True)
 class _Settlement:
+    """What the facts need of one settlement: its earliest submission and end."""
+
     submitted_ts: datetime | None = None
     notional_usd: float = 0.0
     lane: str = ""
@@ -150,7 +154,7 @@ class _Settlement:
 @dataclass(slots=True)
 class _LaneAcc:
     events: int = 0
-    seqs: set[int] = field(default_factory=set)
+    seqs: SeqRanges = field(default_factory=SeqRanges)
     submitted: int = 0
     finalized: int = 0
     failed: int = 0
@@ -165,7 +169,10 @@ class _LaneAcc:
 
 
 class _WindowAcc:
-    __slots__ = ("window", "start", "end", "lanes", "last_trouble")
+    """Per-lane counters for one window. ``add`` is the hot loop: locals bound, the most
+    common kinds tested first."""
+
+    __slots__ = ("end", "lanes", "last_trouble", "start", "window")
 
     def __init__(self, window: Window) -> None:
         self.window = window
@@ -174,43 +181,54 @@ class _WindowAcc:
         self.lanes: dict[str, _LaneAcc] = {}
         self.last_trouble: dict[str, datetime] = {}
 
-    def add(self, ev: Event, kind: type, ts: datetime) -> None:
-        if ts >= self.end:
-            return
-        if kind is SettlementFailed or (kind is CanaryResult and not ev.ok):  # type: ignore[union-attr]
-            newest = self.last_trouble.get(ev.lane)
-            if newest is None or ts > newest:
-                self.last_trouble[ev.lane] = ts
-        if ts < self.start:
-            return
-        acc = self.lanes.get(ev.lane)
-        if acc is None:
-            acc = self.lanes[ev.lane] = _LaneAcc()
-        acc.events += 1
-        acc.seqs.add(ev.seq)
-        if kind is SettlementSubmitted:
-            acc.submitted += 1
-        elif kind is SettlementFinalized:
-            acc.finalized += 1
-            sid = ev.settlement_id  # type: ignore[union-attr]
-            first = acc.finalized_at.get(sid)
-            if first is None or ts < first:
-                acc.finalized_at[sid] = ts
-        elif kind is SettlementFailed:
-            acc.failed += 1
-            acc.failed_ids.add(ev.settlement_id)  # type: ignore[union-attr]
-        elif kind is CanaryResult:
-            acc.canary_runs += 1
-            if not ev.ok:  # type: ignore[union-attr]
-                acc.canary_failures += 1
-        elif kind is FeedPrice:
-            if ev.source == "lane":  # type: ignore[union-attr]
-                acc.lane_prices.append((ts, ev.symbol, ev.price))  # type: ignore[union-attr]
-        elif kind is QueueDepth:
-            acc.queue_depth_max = max(acc.queue_depth_max, ev.value)  # type: ignore[union-attr]
-        elif kind is LaneReorg:
-            acc.reorgs += 1
-            acc.reorg_max_depth = max(acc.reorg_max_depth, ev.depth)  # type: ignore[union-attr]
+    def add(self, events: Sequence[Event]) -> None:
+        start, end, lanes, trouble = self.start, self.end, self.lanes, self.last_trouble
+        for ev in events:
+            ts = ev.ts
+            if ts >= end:
+                continue
+            kind = type(ev)
+            if kind is SettlementFailed or (kind is CanaryResult and not ev.ok):  # type: ignore[union-attr]
+                newest = trouble.get(ev.lane)
+                if newest is None or ts > newest:
+                    trouble[ev.lane] = ts
+            if ts < start:
+                continue
+            acc = lanes.get(ev.lane)
+            if acc is None:
+                acc = lanes[ev.lane] = _LaneAcc()
+            acc.events += 1
+            seq, his = ev.seq, acc.seqs.his
+            if his and seq == his[-1] + 1:  # the common case, inlined: the next id in order
+                his[-1] = seq
+                acc.seqs.distinct += 1
+            else:
+                acc.seqs.add(seq)
+            if kind is SettlementConfirmed:
+                continue
+            if kind is SettlementSubmitted:
+                acc.submitted += 1
+            elif kind is SettlementFinalized:
+                acc.finalized += 1
+                sid = ev.settlement_id  # type: ignore[union-attr]
+                first = acc.finalized_at.get(sid)
+                if first is None or ts < first:
+                    acc.finalized_at[sid] = ts
+            elif kind is SettlementFailed:
+                acc.failed += 1
+                acc.failed_ids.add(ev.settlement_id)  # type: ignore[union-attr]
+            elif kind is FeedPrice:
+                if ev.source == "lane":  # type: ignore[union-attr]
+                    acc.lane_prices.append((ts, ev.symbol, ev.price))  # type: ignore[union-attr]
+            elif kind is QueueDepth:
+                acc.queue_depth_max = max(acc.queue_depth_max, ev.value)  # type: ignore[union-attr]
+            elif kind is CanaryResult:
+                acc.canary_runs += 1
+                if not ev.ok:  # type: ignore[union-attr]
+                    acc.canary_failures += 1
+            elif kind is LaneReorg:
+                acc.reorgs += 1
+                acc.reorg_max_depth = max(acc.reorg_max_depth, ev.depth)  # type: ignore[union-attr]
 
 
 class FactsBuilder:
@@ -222,53 +240,51 @@ class FactsBuilder:
             raise ValueError("FactsBuilder needs at least one window")
         self._horizon = max(w.end for w in self._accs)
         self._settlements: dict[str, _Settlement] = {}
+        self._lane_names: dict[str, str] = {}
         self._references: dict[str, list[tuple[datetime, int, float]]] = {}
         self.events_seen = 0
 
-    def add(self, events: Iterable[Event]) -> None:
-        accs = tuple(self._accs.values())
-        settlements = self._settlements
-        horizon = self._horizon
-        seen = self.events_seen
+    def add(self, events: Sequence[Event]) -> None:
+        """Feed a batch (a parsed block); call as often as needed, in any order."""
+        for acc in self._accs.values():
+            acc.add(events)
+        self._track_settlements(events)
+
+    def _track_settlements(self, events: Sequence[Event]) -> None:
+        settlements, lane_names, horizon = self._settlements, self._lane_names, self._horizon
+        order = self.events_seen
         for ev in events:
-            seen += 1
+            order += 1
             kind = type(ev)
-            ts = ev.ts
             if kind is SettlementSubmitted:
-                rec = settlements.get(ev.settlement_id)
+                rec = settlements.get(ev.settlement_id)  # type: ignore[union-attr]
                 if rec is None:
-                    settlements[ev.settlement_id] = _Settlement(ts, ev.notional_usd, ev.lane)
-                elif rec.submitted_ts is None:
-                    rec.submitted_ts, rec.notional_usd, rec.lane = ts, ev.notional_usd, ev.lane
+                    lane = lane_names.setdefault(ev.lane, ev.lane)  # one str per lane, not per settlement
+                    settlements[ev.settlement_id] = _Settlement(ev.ts, ev.notional_usd, lane)  # type: ignore[union-attr]
+                elif rec.submitted_ts is None or ev.ts < rec.submitted_ts:
+                    rec.submitted_ts, rec.notional_usd = ev.ts, ev.notional_usd  # type: ignore[union-attr]
+                    rec.lane = lane_names.setdefault(ev.lane, ev.lane)
             elif kind is SettlementFinalized or kind is SettlementFailed:
-                sid = ev.settlement_id  # type: ignore[union-attr]
-                rec = settlements.get(sid)
+                rec = settlements.get(ev.settlement_id)  # type: ignore[union-attr]
                 if rec is None:
-                    settlements[sid] = _Settlement(terminal_ts=ts)
-                elif rec.terminal_ts is None or ts < rec.terminal_ts:
-                    rec.terminal_ts = ts
-            elif kind is FeedPrice and ev.source == "reference" and ts < horizon:  # type: ignore[union-attr]
-                self._references.setdefault(ev.symbol, []).append((ts, seen, ev.price))  # type: ignore[union-attr]
-            for acc in accs:
-                acc.add(ev, kind, ts)
-        self.events_seen = seen
+                    settlements[ev.settlement_id] = _Settlement(terminal_ts=ev.ts)  # type: ignore[union-attr]
+                elif rec.terminal_ts is None or ev.ts < rec.terminal_ts:
+                    rec.terminal_ts = ev.ts
+            elif kind is FeedPrice and ev.source == "reference" and ev.ts < horizon:  # type: ignore[union-attr]
+                self._references.setdefault(ev.symbol, []).append((ev.ts, order, ev.price))  # type: ignore[union-attr]
+        self.events_seen = order
 
     def result(self) -> dict[Window, WindowFacts]:
         references = {sym: sorted(refs) for sym, refs in self._references.items()}
         return {w: self._finish(acc, references) for w, acc in self._accs.items()}
 
-    def _pending(self, end: datetime) -> Iterator[_Settlement]:
-        for rec in self._settlements.values():
-            if rec.submitted_ts is not None and rec.submitted_ts < end:
-                if rec.terminal_ts is None or rec.terminal_ts >= end:
-                    yield rec
-
-    def _finish(
-        self, acc: _WindowAcc, references: dict[str, list[tuple[datetime, int, float]]]
-    ) -> WindowFacts:
+    def _finish(self, acc: _WindowAcc, references: dict[str, list[tuple[datetime, int, float]]]) -> WindowFacts:
+        end = acc.end
         pending: dict[str, list[float]] = {}
-        for rec in self._pending(acc.end):
-            pending.setdefault(rec.lane, []).append(rec.notional_usd)
+        for rec in self._settlements.values():
+            submitted_before_end = rec.submitted_ts is not None and rec.submitted_ts < end
+            if submitted_before_end and (rec.terminal_ts is None or rec.terminal_ts >= end):
+                pending.setdefault(rec.lane, []).append(rec.notional_usd)
         lanes = {}
         for lane in sorted(set(acc.lanes) | set(pending)):
             lane_acc = acc.lanes.get(lane, _LaneAcc())
@@ -289,12 +305,9 @@ class FactsBuilder:
             if (sub := settlements[sid].submitted_ts) is not None
         )
         failed_notional = math.fsum(
-            rec.notional_usd
-            for sid in acc.failed_ids
-            if (rec := settlements[sid]).submitted_ts is not None
+            rec.notional_usd for sid in acc.failed_ids if (rec := settlements[sid]).submitted_ts is not None
         )
         resolved = acc.finalized + acc.failed
-        distinct = len(acc.seqs)
         return LaneFacts(
             submitted=acc.submitted,
             finalized=acc.finalized,
@@ -306,8 +319,8 @@ class FactsBuilder:
             finality_p50_s=nearest_rank(durations, 50) if durations else None,
             finality_p99_s=nearest_rank(durations, 99) if durations else None,
             finality_max_s=durations[-1] if durations else None,
-            seq_gaps=(max(acc.seqs) - min(acc.seqs) + 1 - distinct) if distinct else 0,
-            seq_duplicates=acc.events - distinct,
+            seq_gaps=acc.seqs.gaps,
+            seq_duplicates=acc.events - acc.seqs.distinct,
             canary_runs=acc.canary_runs,
             canary_failures=acc.canary_failures,
             feed_divergence_bps_max=_divergence(acc.lane_prices, references),
@@ -343,5 +356,5 @@ def _divergence(
 def compute_facts(events: Iterable[Event], window: Window) -> WindowFacts:
     """Facts of one window from events already in memory."""
     builder = FactsBuilder([window])
-    builder.add(events)
+    builder.add(list(events))
     return builder.result()[window]

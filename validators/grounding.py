@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from validators.facts import Unit, Window
 
@@ -103,7 +103,7 @@ _MONTH_DATE = re.compile(
 
 def _zone_offset(zone: str | None) -> timezone | None:
     if zone is None or zone in ("Z", "UTC", "GMT"):
-        return timezone.utc
+        return UTC
     sign = -1 if zone[0] == "-" else 1
     digits = zone[1:].replace(":", "")
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
@@ -139,7 +139,7 @@ def _iso_spans(m: re.Match[str]) -> tuple[tuple[datetime, datetime], ...]:
     except ValueError:
         return ()
     if m["hh"] is None:
-        at = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        at = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return ((at, at + timedelta(days=1)),)
     return _clock_spans(m, [day])
 
@@ -151,7 +151,7 @@ def _month_spans(m: re.Match[str], window: Window) -> tuple[tuple[datetime, date
     spans = []
     for year in years:
         try:
-            at = datetime(year, month, day_of_month, tzinfo=timezone.utc)
+            at = datetime(year, month, day_of_month, tzinfo=UTC)
         except ValueError:
             continue
         spans.append((at, at + timedelta(days=1)))

@@ -112,7 +112,7 @@ class ProposalView:
         return found
 
     def cited_ids(self) -> set[str]:
-        return {i for item in (*self.claims, *self.actions) for i in item.evidence}
+        return {i for c in self.claims for i in c.evidence} | {i for a in self.actions for i in a.evidence}
 
 
 def _str(value: Any) -> str | None:
@@ -169,13 +169,13 @@ def view_of(doc: Any) -> ProposalView:
         lanes=tuple(x for x in lanes if isinstance(x, str)) if isinstance(lanes, list) else (),
         window=window_of(doc),
         claims=tuple(
-            ClaimView(i, _str(c.get("text")), _str(c.get("lane")), _str(c.get("fact")),
-                      _number(c.get("value")), _ids(c.get("evidence")))
+            ClaimView(
+                i, _str(c.get("text")), _str(c.get("lane")), _str(c.get("fact")), _number(c.get("value")), _ids(c.get("evidence"))
+            )
             for i, c in _items(doc, "claims")
         ),
         actions=tuple(
-            ActionView(i, _str(a.get("kind")), _str(a.get("lane")), _str(a.get("reason")),
-                       _ids(a.get("evidence")))
+            ActionView(i, _str(a.get("kind")), _str(a.get("lane")), _str(a.get("reason")), _ids(a.get("evidence")))
             for i, a in _items(doc, "actions")
         ),
     )

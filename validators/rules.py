@@ -69,46 +69,73 @@ def lane_violations(lane: str | None, lanes: tuple[str, ...], policy: Policy, pa
     if lane is None:
         return
     if lane not in policy.lanes:
-        yield Violation(Code.LANE_UNKNOWN, path, f"{lane!r} is not a lane of the policy (lanes: {', '.join(policy.lanes)})", {"lane": lane})
+        yield Violation(
+            Code.LANE_UNKNOWN, path, f"{lane!r} is not a lane of the policy (lanes: {', '.join(policy.lanes)})", {"lane": lane}
+        )
     elif lane not in lanes:
-        yield Violation(Code.LANE_OUTSIDE_INCIDENT, path,
-                        f"{about} is about {lane}, which is not one of this incident's lanes ({', '.join(lanes)})", {"lane": lane})
+        yield Violation(
+            Code.LANE_OUTSIDE_INCIDENT,
+            path,
+            f"{about} is about {lane}, which is not one of this incident's lanes ({', '.join(lanes)})",
+            {"lane": lane},
+        )
 
 
 def check_incident_lanes(view: ProposalView, policy: Policy) -> Iterator[Violation]:
     for i, lane in enumerate(view.lanes):
         if lane not in policy.lanes:
-            yield Violation(Code.LANE_UNKNOWN, pointer("lanes", i),
-                            f"{lane!r} is not a lane of the policy (lanes: {', '.join(policy.lanes)})", {"lane": lane})
+            yield Violation(
+                Code.LANE_UNKNOWN,
+                pointer("lanes", i),
+                f"{lane!r} is not a lane of the policy (lanes: {', '.join(policy.lanes)})",
+                {"lane": lane},
+            )
 
 
-def check_claim(claim: ClaimView, view: ProposalView, ctx: Context | None, policy: Policy, evidence: Evidence) -> Iterator[Violation]:
+def check_claim(
+    claim: ClaimView, view: ProposalView, ctx: Context | None, policy: Policy, evidence: Evidence
+) -> Iterator[Violation]:
     at = ("claims", claim.index)
     known_fact = claim.fact in FACT_NAMES
     if claim.fact is not None and not known_fact:
-        yield Violation(Code.FACT_UNKNOWN, pointer(*at, "fact"),
-                        f"{claim.fact!r} is not a fact (facts: {', '.join(FACT_NAMES)})", {"fact": claim.fact})
+        yield Violation(
+            Code.FACT_UNKNOWN,
+            pointer(*at, "fact"),
+            f"{claim.fact!r} is not a fact (facts: {', '.join(FACT_NAMES)})",
+            {"fact": claim.fact},
+        )
     yield from lane_violations(claim.lane, view.lanes, policy, pointer(*at, "lane"), "this claim")
     lane_known = claim.lane in policy.lanes
     if ctx is not None and known_fact and lane_known and claim.value is not None:
-        assert claim.fact is not None and claim.lane is not None
+        assert claim.fact is not None
+        assert claim.lane is not None
         yield from _value_mismatch(claim, ctx.facts.lane(claim.lane), ctx.window)
     if known_fact and claim.value not in (None, 0) and claim.fact in COUNT_FACTS and not claim.evidence:
-        yield Violation(Code.EVIDENCE_MISSING, pointer(*at, "evidence"),
-                        f"the claim {claim.fact} = {num(claim.value or 0)} cites no evidence; cite the events that show it")
+        yield Violation(
+            Code.EVIDENCE_MISSING,
+            pointer(*at, "evidence"),
+            f"the claim {claim.fact} = {num(claim.value or 0)} cites no evidence; cite the events that show it",
+        )
     supporting = SUPPORTING_KINDS.get(claim.fact or "")
-    yield from _evidence(at, claim.evidence, claim.lane, ctx.window if ctx else None, evidence, claim.fact, supporting)
+    window = ctx.window if ctx else None
+    yield from _evidence(
+        at=at, cited=claim.evidence, lane=claim.lane, window=window, evidence=evidence, fact=claim.fact, supporting=supporting
+    )
 
 
 def _value_mismatch(claim: ClaimView, facts: LaneFacts, window: Window) -> Iterator[Violation]:
     fact, lane, value = claim.fact, claim.lane, claim.value
-    assert fact is not None and value is not None
+    assert fact is not None
+    assert value is not None
     path = pointer("claims", claim.index, "value")
     actual = facts.value(fact)
     if actual is None:
-        yield Violation(Code.FACT_MISMATCH, path,
-                        f"{fact} has no value on {lane} in the window {describe_window(window)}: nothing it measures happened there",
-                        {"fact": fact, "claimed": value, "actual": None})
+        yield Violation(
+            Code.FACT_MISMATCH,
+            path,
+            f"{fact} has no value on {lane} in the window {describe_window(window)}: nothing it measures happened there",
+            {"fact": fact, "claimed": value, "actual": None},
+        )
         return
     if fact in COUNT_FACTS:
         wrong = value != actual
@@ -117,13 +144,17 @@ def _value_mismatch(claim: ClaimView, facts: LaneFacts, window: Window) -> Itera
         wrong = abs(value - actual) > TOLERANCE * abs(actual)
         rule = "values must agree within 1%"
     if wrong:
-        yield Violation(Code.FACT_MISMATCH, path,
-                        f"the claim says {fact} = {num(value)} on {lane}, but the events give {num(actual)} "
-                        f"in the window {describe_window(window)} ({rule})",
-                        {"fact": fact, "claimed": value, "actual": actual})
+        yield Violation(
+            Code.FACT_MISMATCH,
+            path,
+            f"the claim says {fact} = {num(value)} on {lane}, but the events give {num(actual)} "
+            f"in the window {describe_window(window)} ({rule})",
+            {"fact": fact, "claimed": value, "actual": actual},
+        )
 
 
 def _evidence(
+    *,
     at: tuple[str | int, ...],
     cited: tuple[str, ...],
     lane: str | None,
@@ -136,7 +167,12 @@ def _evidence(
         path = pointer(*at, "evidence", i)
         event, alert = evidence.events.get(ident), evidence.alerts.get(ident)
         if event is None and alert is None:
-            yield Violation(Code.EVIDENCE_MISSING, path, f"{ident} is neither an event in the input nor an alert of this incident", {"id": ident})
+            yield Violation(
+                Code.EVIDENCE_MISSING,
+                path,
+                f"{ident} is neither an event in the input nor an alert of this incident",
+                {"id": ident},
+            )
             continue
         if alert is not None and event is None:
             if lane is not None and alert.lane is not None and alert.lane != lane:
@@ -148,34 +184,56 @@ def _evidence(
         if window is not None and event.ts not in window:
             earlier_ok = fact in _MAY_PRECEDE_WINDOW and event.kind in _PENDING and event.ts < window.end
             if not earlier_ok:
-                yield Violation(Code.EVIDENCE_IRRELEVANT, path,
-                                f"{ident} happened at {stamp(event.ts)}, outside the window {describe_window(window)}", {"id": ident})
+                yield Violation(
+                    Code.EVIDENCE_IRRELEVANT,
+                    path,
+                    f"{ident} happened at {stamp(event.ts)}, outside the window {describe_window(window)}",
+                    {"id": ident},
+                )
         if supporting and event.kind not in supporting:
-            yield Violation(Code.EVIDENCE_IRRELEVANT, path,
-                            f"{ident} is a {event.kind} event; it cannot show {fact} (cite {' or '.join(sorted(supporting))} events)",
-                            {"id": ident})
+            yield Violation(
+                Code.EVIDENCE_IRRELEVANT,
+                path,
+                f"{ident} is a {event.kind} event; it cannot show {fact} (cite {' or '.join(sorted(supporting))} events)",
+                {"id": ident},
+            )
         elif fact == "canary_failures" and event.ok:
-            yield Violation(Code.EVIDENCE_IRRELEVANT, path, f"{ident} is a passing canary; it cannot show a canary failure", {"id": ident})
+            yield Violation(
+                Code.EVIDENCE_IRRELEVANT, path, f"{ident} is a passing canary; it cannot show a canary failure", {"id": ident}
+            )
 
 
-def check_action(action: ActionView, view: ProposalView, ctx: Context | None, policy: Policy, evidence: Evidence) -> Iterator[Violation]:
+def check_action(
+    action: ActionView, view: ProposalView, ctx: Context | None, policy: Policy, evidence: Evidence
+) -> Iterator[Violation]:
     at = ("actions", action.index)
     if action.kind is not None and action.kind not in policy.actions:
-        yield Violation(Code.ACTION_NOT_ALLOWED, pointer(*at, "kind"),
-                        f"{action.kind!r} is not an action the policy allows (allowed: {', '.join(policy.actions) or 'none'})",
-                        {"kind": action.kind})
+        yield Violation(
+            Code.ACTION_NOT_ALLOWED,
+            pointer(*at, "kind"),
+            f"{action.kind!r} is not an action the policy allows (allowed: {', '.join(policy.actions) or 'none'})",
+            {"kind": action.kind},
+        )
     yield from lane_violations(action.lane, view.lanes, policy, pointer(*at, "lane"), f"this {action.kind or 'action'}")
-    yield from _evidence(at, action.evidence, action.lane, ctx.window if ctx else None, evidence, None, None)
+    window = ctx.window if ctx else None
+    yield from _evidence(
+        at=at, cited=action.evidence, lane=action.lane, window=window, evidence=evidence, fact=None, supporting=None
+    )
     if ctx is None or action.kind not in policy.actions or action.lane not in policy.lanes:
         return
-    assert action.kind is not None and action.lane is not None
+    assert action.kind is not None
+    assert action.lane is not None
     spec = policy.actions[action.kind]
     facts = ctx.facts.lane(action.lane)
     if spec.trigger_any and not policy.triggers_met(action.kind, action.lane, facts):
         wanted = ", ".join(f"{f} >= {num(t)}" for f, t in spec.trigger_any.items())
         have = ", ".join(f"{f} {_value(facts, f)}" for f in spec.trigger_any)
-        yield Violation(Code.ACTION_PRECONDITION, pointer(*at),
-                        f"{action.kind} on {action.lane} needs one of {wanted}; the events give {have}", {"kind": action.kind})
+        yield Violation(
+            Code.ACTION_PRECONDITION,
+            pointer(*at),
+            f"{action.kind} on {action.lane} needs one of {wanted}; the events give {have}",
+            {"kind": action.kind},
+        )
     if spec.needs_healthy_fallback:
         yield from _fallback(action, policy, ctx)
 
@@ -190,14 +248,20 @@ def _fallback(action: ActionView, policy: Policy, ctx: Context) -> Iterator[Viol
     path = pointer("actions", action.index)
     fallback = policy.lanes[action.lane].fallback
     if fallback is None:
-        yield Violation(Code.ACTION_FALLBACK_UNHEALTHY, path,
-                        f"{action.kind} needs a healthy fallback lane, and {action.lane} has no fallback in the policy")
+        yield Violation(
+            Code.ACTION_FALLBACK_UNHEALTHY,
+            path,
+            f"{action.kind} needs a healthy fallback lane, and {action.lane} has no fallback in the policy",
+        )
         return
     reasons = policy.unhealthy_because(fallback, ctx.facts.lane(fallback))
     if reasons:
-        yield Violation(Code.ACTION_FALLBACK_UNHEALTHY, path,
-                        f"{action.kind} needs a healthy fallback, but {fallback} is not healthy ({_breaches(reasons)})",
-                        {"fallback": fallback})
+        yield Violation(
+            Code.ACTION_FALLBACK_UNHEALTHY,
+            path,
+            f"{action.kind} needs a healthy fallback, but {fallback} is not healthy ({_breaches(reasons)})",
+            {"fallback": fallback},
+        )
 
 
 def _breaches(breaches: list[Breach]) -> str:
@@ -211,8 +275,12 @@ def check_severity(view: ProposalView, ctx: Context) -> Iterator[Violation]:
     level, because = ctx.policy.severity_of(lanes)
     if view.severity != level:
         why = f" ({_breaches(because)})" if because else " (no severity threshold is met on the incident's lanes)"
-        yield Violation(Code.SEVERITY_MISMATCH, pointer("severity"),
-                        f"severity is {view.severity}, but the policy gives {level}{why}", {"expected": level})
+        yield Violation(
+            Code.SEVERITY_MISMATCH,
+            pointer("severity"),
+            f"severity is {view.severity}, but the policy gives {level}{why}",
+            {"expected": level},
+        )
 
 
 def check_status(view: ProposalView, ctx: Context) -> Iterator[Violation]:
@@ -223,6 +291,10 @@ def check_status(view: ProposalView, ctx: Context) -> Iterator[Violation]:
     for lane in view.lanes:
         last = ctx.facts.last_trouble.get(lane)
         if last is not None and last >= since:
-            yield Violation(Code.STATUS_INCONSISTENT, pointer("status"),
-                            f"status is resolved, but {lane} had a failed settlement or canary at {stamp(last)}, "
-                            f"within the last {num(quiet)} s of the window", {"lane": lane})
+            yield Violation(
+                Code.STATUS_INCONSISTENT,
+                pointer("status"),
+                f"status is resolved, but {lane} had a failed settlement or canary at {stamp(last)}, "
+                f"within the last {num(quiet)} s of the window",
+                {"lane": lane},
+            )

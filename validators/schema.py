@@ -28,11 +28,14 @@ class SchemaChecker:
             path = tuple(error.absolute_path)
             if error.validator == "maxLength" and _is_free_text(path):
                 limit = error.validator_value
-                found.append(Violation(
-                    Code.CONTENT_TOO_LONG, pointer(*path),
-                    f"{'/'.join(map(str, path))} is {len(error.instance)} characters; the limit is {limit}",
-                    {"length": len(error.instance), "limit": limit},
-                ))
+                found.append(
+                    Violation(
+                        Code.CONTENT_TOO_LONG,
+                        pointer(*path),
+                        f"{'/'.join(map(str, path))} is {len(error.instance)} characters; the limit is {limit}",
+                        {"length": len(error.instance), "limit": limit},
+                    )
+                )
             else:
                 message = error.message
                 if len(message) > _MESSAGE_MAX:

@@ -53,23 +53,36 @@ def check_texts(view: ProposalView, ctx: Context | None, policy: Policy) -> Iter
         masked_spans: list[tuple[int, int]] = []
         for span in find_mentions(text):
             masked_spans.append((span.start, span.end))
-            yield Violation(Code.CONTENT_MENTION, path,
-                            f"{span.text!r} is a {span.label}: a summary may not notify people", {"match": span.text})
+            yield Violation(
+                Code.CONTENT_MENTION,
+                path,
+                f"{span.text!r} is a {span.label}: a summary may not notify people",
+                {"match": span.text},
+            )
         for span in find_secrets(text):
             masked_spans.append((span.start, span.end))
-            yield Violation(Code.CONTENT_SECRET, path,
-                            f"a {span.label} ({span.text[:4]}…) is in the text: credentials are never posted")
+            yield Violation(
+                Code.CONTENT_SECRET, path, f"a {span.label} ({span.text[:4]}…) is in the text: credentials are never posted"
+            )
         for span in find_links(text):
             masked_spans.append((span.start, span.end))
             host = link_host(span.text)
             if host not in allowed_hosts:
-                yield Violation(Code.CONTENT_LINK, path,
-                                f"link to {host or span.text!r} is not allowed (links_allowed: {', '.join(policy.links_allowed) or 'none'})",
-                                {"host": host})
+                yield Violation(
+                    Code.CONTENT_LINK,
+                    path,
+                    f"link to {host or span.text!r} is not allowed (links_allowed: {', '.join(policy.links_allowed) or 'none'})",
+                    {"host": host},
+                )
         for m in lane_re.finditer(text):
             masked_spans.append((m.start(), m.end()))
             if m.group() not in policy.lanes:
-                yield Violation(Code.LANE_UNKNOWN, path, f"{m.group()!r} reads as a lane, but the policy has no such lane", {"lane": m.group()})
+                yield Violation(
+                    Code.LANE_UNKNOWN,
+                    path,
+                    f"{m.group()!r} reads as a lane, but the policy has no such lane",
+                    {"lane": m.group()},
+                )
         if ctx is None:
             continue
         for time in find_times(text, ctx.window):
@@ -77,11 +90,18 @@ def check_texts(view: ProposalView, ctx: Context | None, policy: Policy) -> Iter
             if not time.spans:
                 yield Violation(Code.TIME_OUTSIDE_WINDOW, path, f"{time.text!r} is not a valid date or time", {"time": time.text})
             elif not time.within(ctx.window):
-                yield Violation(Code.TIME_OUTSIDE_WINDOW, path,
-                                f"{time.text!r} is outside the window {describe_window(ctx.window)}", {"time": time.text})
+                yield Violation(
+                    Code.TIME_OUTSIDE_WINDOW,
+                    path,
+                    f"{time.text!r} is outside the window {describe_window(ctx.window)}",
+                    {"time": time.text},
+                )
         for number in find_numbers(mask(text, masked_spans)):
             if not any(number.matches(q) for q in known):
-                yield Violation(Code.NUMBER_UNGROUNDED, path,
-                                f"{number.text!r} matches no fact of {', '.join(view.lanes) or 'the incident lanes'}, "
-                                "no policy threshold and not the window's length, at the precision written",
-                                {"number": number.text})
+                yield Violation(
+                    Code.NUMBER_UNGROUNDED,
+                    path,
+                    f"{number.text!r} matches no fact of {', '.join(view.lanes) or 'the incident lanes'}, "
+                    "no policy threshold and not the window's length, at the precision written",
+                    {"number": number.text},
+                )

@@ -10,7 +10,9 @@ from bot.cli import validate
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lanekeeper", description="Lanekeeper: validated incident summaries for settlement lanes.")
+    parser = argparse.ArgumentParser(
+        prog="lanekeeper", description="Lanekeeper: validated incident summaries for settlement lanes."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     validate.add_parser(sub)
     return parser
