@@ -55,10 +55,15 @@ class ParseStats:
     unknown_kinds: Counter[str] = field(default_factory=Counter)
 
 
+def _is_malformed(exc: Exception) -> bool:
+    """Not JSON at all (msgspec's ValidationError is a subclass of DecodeError)."""
+    return isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError)
+
+
 def describe_decode_error(exc: Exception) -> str:
     """Turn msgspec's ``Expected `int`, got `str` - at `$.seq``` into ``$.seq: expected ...``."""
     text = str(exc)
-    if isinstance(exc, msgspec.DecodeError):
+    if _is_malformed(exc):
         return "invalid JSON: " + text.removeprefix("JSON is malformed: ")
     message, sep, where = text.rpartition(" - at ")
     if sep:
@@ -131,7 +136,7 @@ class EventStream:
             try:
                 envelope: UnknownEvent = self._envelope.decode(raw)
             except _DECODE_ERRORS as envelope_error:
-                cause = typed_error if isinstance(typed_error, msgspec.DecodeError) else envelope_error
+                cause = typed_error if _is_malformed(typed_error) else envelope_error
                 self.stats.rejected.append(RejectedLine(line, describe_decode_error(cause)))
                 return None
             if envelope.kind in KNOWN_KINDS:

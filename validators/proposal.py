@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from validators.facts import Window
 
@@ -32,6 +32,15 @@ class _Strict(BaseModel):
 class ProposalWindow(_Strict):
     start: _UtcStamp
     end: _UtcStamp
+
+    @model_validator(mode="after")
+    def _real_and_ordered(self) -> ProposalWindow:
+        start, end = parse_utc(self.start), parse_utc(self.end)
+        if start is None or end is None:
+            raise ValueError("window times must be real RFC 3339 UTC times")
+        if end <= start:
+            raise ValueError("the window's end must be after its start")
+        return self
 
 
 class Claim(_Strict):

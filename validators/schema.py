@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from validators.findings import Code, Violation, pointer
-from validators.proposal import parse_utc
+from validators.proposal import UTC_PATTERN, parse_utc
 
 _MESSAGE_MAX = 300
 
@@ -54,7 +55,7 @@ def _window_semantics(doc: Any) -> list[Violation]:
     for key in ("start", "end"):
         raw = window.get(key)
         stamps[key] = parse_utc(raw)
-        if isinstance(raw, str) and stamps[key] is None:
+        if isinstance(raw, str) and stamps[key] is None and re.fullmatch(UTC_PATTERN, raw):
             found.append(Violation(Code.SCHEMA, pointer("window", key), f"{raw!r} is not a real RFC 3339 UTC time"))
     start, end = stamps["start"], stamps["end"]
     if start is not None and end is not None and end <= start:

@@ -158,7 +158,8 @@ def _render_text(name: str, report: Report, out: TextIO) -> None:
         out.write(f"    {v.code:<26} {v.path or '/':<22} {v.message}\n")
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         policy = parse_policy(_read(args.policy, "--policy").decode("utf-8", "replace"))
     except PolicyError as exc:

@@ -1,0 +1,73 @@
+"""Policy loading (contract §3): strict, with one line naming the key and the problem."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import EXAMPLE
+
+from validators import PolicyError, parse_policy
+from validators.facts import LaneFacts
+
+BASE = "lanes: {l1-eth: {kind: l1, chain: ethereum}, l2-arb: {kind: l2, chain: arbitrum, fallback: l1-eth}}\n"
+
+
+def test_the_example_policy_loads_in_order() -> None:
+    policy = parse_policy((EXAMPLE / "policy.yaml").read_text())
+    assert list(policy.severity) == ["sev1", "sev2", "sev3"]
+    assert policy.default_severity == "sev4"
+    assert policy.actions["pause_lane"].needs_healthy_fallback
+    assert policy.actions["escalate"].trigger_any == {}
+    assert policy.lane_pattern == "l[0-9]+-[a-z0-9]+"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (BASE + "severity: {sev1: {failure_rte: 0.1}}", "severity: sev1: unknown fact 'failure_rte'"),
+        (
+            BASE + "severity: {}\nactions: {rollback: {trigger_all: {failure_rate: 1}}}",
+            "actions.rollback.trigger_all: unknown key",
+        ),
+        (
+            BASE + "severity: {}\nactions: {rollback: {trigger_any: {failure_rate: -1}}}",
+            "actions.rollback.trigger_any.failure_rate: input should be greater than or equal to 0",
+        ),
+        (BASE + "severity: {}\nactions: {rollback: {approvals: 0}}", "actions.rollback.approvals"),
+        (BASE + "severity: {sev2: {}}", "severity: levels must be sev1"),
+        (BASE + "severity: {}\nresolved_quiet_s: yes", "resolved_quiet_s: input should be a valid number"),
+        (BASE + "severity: {}\nhealty: {}", "healty: unknown key"),
+        ("lanes: {l1-eth: {kind: l1, chain: e, fallback: l9-x}}\nseverity: {}", "lanes.l1-eth.fallback: 'l9-x' is not a lane"),
+        ("lanes: {l1-eth: {kind: l1, chain: e, fallback: l1-eth}}\nseverity: {}", "cannot be its own fallback"),
+        ("lanes: {arbitrum: {kind: l2, chain: arb}}\nseverity: {}", "lanes.arbitrum: lane id does not match lane_pattern"),
+        (BASE + "severity: {}\nlane_pattern: '(['", "lane_pattern: not a valid regular expression"),
+        ("lanes: [\n  a: b", "line 2, column"),
+        ("- just a list", "must be a YAML mapping"),
+        ("severity: {}", "lanes: required key is missing"),
+    ],
+)
+def test_a_malformed_policy_is_refused_with_one_line_naming_the_key(text: str, message: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_custom_lane_pattern_admits_other_lane_ids() -> None:
+    policy = parse_policy("lanes: {arbitrum: {kind: l2, chain: arb}}\nseverity: {}\nlane_pattern: '[a-z]+'")
+    assert "arbitrum" in policy.lanes
+
+
+def test_severity_is_the_most_severe_level_met_on_any_lane() -> None:
+    policy = parse_policy((EXAMPLE / "policy.yaml").read_text())
+    calm, gappy, burning = LaneFacts(), LaneFacts(seq_gaps=1), LaneFacts(failure_rate=0.06)
+    assert policy.severity_of([("l1-eth", calm)])[0] == "sev4"
+    assert policy.severity_of([("l1-eth", calm), ("l2-arb", gappy)])[0] == "sev2"
+    level, why = policy.severity_of([("l2-arb", gappy), ("l1-eth", burning)])
+    assert level == "sev1"
+    assert str(why[0]) == "failure_rate 0.06 >= 0.05 on l1-eth"
+
+
+def test_absent_facts_meet_no_threshold_and_count_as_healthy() -> None:
+    policy = parse_policy(BASE + "severity: {sev1: {finality_p99_s: 1}}\nhealthy: {feed_divergence_bps_max: 1}")
+    assert policy.severity_of([("l1-eth", LaneFacts())])[0] == "sev2"
+    assert policy.unhealthy_because("l1-eth", LaneFacts()) == []
