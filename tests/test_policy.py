@@ -25,24 +25,31 @@ def test_the_example_policy_loads_in_order() -> None:
     [
         (BASE + "severity: {sev1: {failure_rte: 0.1}}", "severity: sev1: unknown fact 'failure_rte'"),
         (
-            BASE + "severity: {}\nactions: {rollback: {trigger_all: {failure_rate: 1}}}",
+            BASE + "severity: {sev1: {failed: 1}}\nactions: {rollback: {trigger_all: {failure_rate: 1}}}",
             "actions.rollback.trigger_all: unknown key",
         ),
         (
-            BASE + "severity: {}\nactions: {rollback: {trigger_any: {failure_rate: -1}}}",
+            BASE + "severity: {sev1: {failed: 1}}\nactions: {rollback: {trigger_any: {failure_rate: -1}}}",
             "actions.rollback.trigger_any.failure_rate: input should be greater than or equal to 0",
         ),
-        (BASE + "severity: {}\nactions: {rollback: {approvals: 0}}", "actions.rollback.approvals"),
+        (BASE + "severity: {sev1: {failed: 1}}\nactions: {rollback: {approvals: 0}}", "actions.rollback.approvals"),
         (BASE + "severity: {sev2: {}}", "severity: levels must be sev1"),
-        (BASE + "severity: {}\nresolved_quiet_s: yes", "resolved_quiet_s: input should be a valid number"),
-        (BASE + "severity: {}\nhealty: {}", "healty: unknown key"),
-        ("lanes: {l1-eth: {kind: l1, chain: e, fallback: l9-x}}\nseverity: {}", "lanes.l1-eth.fallback: 'l9-x' is not a lane"),
-        ("lanes: {l1-eth: {kind: l1, chain: e, fallback: l1-eth}}\nseverity: {}", "cannot be its own fallback"),
-        ("lanes: {arbitrum: {kind: l2, chain: arb}}\nseverity: {}", "lanes.arbitrum: lane id does not match lane_pattern"),
-        (BASE + "severity: {}\nlane_pattern: '(['", "lane_pattern: not a valid regular expression"),
+        (BASE + "severity: {sev1: {failed: 1}}\nresolved_quiet_s: yes", "resolved_quiet_s: input should be a valid number"),
+        (BASE + "severity: {sev1: {failed: 1}}\nhealty: {}", "healty: unknown key"),
+        (
+            "lanes: {l1-eth: {kind: l1, chain: e, fallback: l9-x}}\nseverity: {sev1: {failed: 1}}",
+            "lanes.l1-eth.fallback: 'l9-x' is not a lane",
+        ),
+        ("lanes: {l1-eth: {kind: l1, chain: e, fallback: l1-eth}}\nseverity: {sev1: {failed: 1}}", "cannot be its own fallback"),
+        (
+            "lanes: {arbitrum: {kind: l2, chain: arb}}\nseverity: {sev1: {failed: 1}}",
+            "lanes.arbitrum: lane id does not match lane_pattern",
+        ),
+        (BASE + "severity: {sev1: {failed: 1}}\nlane_pattern: '(['", "lane_pattern: not a valid regular expression"),
         ("lanes: [\n  a: b", "line 2, column"),
         ("- just a list", "must be a YAML mapping"),
-        ("severity: {}", "lanes: required key is missing"),
+        ("severity: {sev1: {failed: 1}}", "lanes: required key is missing"),
+        (BASE + "severity: {}", "severity: at least one level, sev1, is required"),
     ],
 )
 def test_a_malformed_policy_is_refused_with_one_line_naming_the_key(text: str, message: str) -> None:
@@ -53,7 +60,7 @@ def test_a_malformed_policy_is_refused_with_one_line_naming_the_key(text: str, m
 
 
 def test_a_custom_lane_pattern_admits_other_lane_ids() -> None:
-    policy = parse_policy("lanes: {arbitrum: {kind: l2, chain: arb}}\nseverity: {}\nlane_pattern: '[a-z]+'")
+    policy = parse_policy("lanes: {arbitrum: {kind: l2, chain: arb}}\nseverity: {sev1: {failed: 1}}\nlane_pattern: '[a-z]+'")
     assert "arbitrum" in policy.lanes
 
 

@@ -214,9 +214,9 @@ def test_content_mention_secret_and_link(incident: Stream, checker: Checker) -> 
         actions=[action("escalate", reason="use xoxb-123456789012-abcdefghijkl or https://grafana.example.com/d/1")],
     )
     assert codes(run(doc, incident, checker)) == [
-        ("content.mention", "/claims/0/text"),
-        ("content.mention", "/claims/0/text"),
         ("content.link", "/claims/0/text"),
+        ("content.mention", "/claims/0/text"),
+        ("content.mention", "/claims/0/text"),
         ("content.secret", "/actions/0/reason"),
     ]
 

@@ -41,8 +41,12 @@ _SECRETS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 _HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}"
+_TLDS = "com|net|org|io|co|dev|app|ai|xyz|info|biz|me|us|uk|de|ru|cn|link|site|online|top|gg|sh|tv|cc|so|to|ly|ws"
 _LINKS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s<>|\"'`]+"),
+    re.compile(r"\bmailto:[^\s<>|\"'`]+", re.IGNORECASE),
+    re.compile(rf"(?<![\w:/])//{_HOST}[^\s<>|\"'`]*"),
+    re.compile(rf"(?<![\w./@:-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?:{_TLDS})\b(?![.-]?\w)", re.IGNORECASE),
     re.compile(r"(?<![\w./@-])www\.[^\s<>|\"'`]+", re.IGNORECASE),
     re.compile(rf"(?<![\w./@:-]){_HOST}(?::[0-9]+)?/[^\s<>|\"'`]*"),
 )
@@ -77,7 +81,9 @@ def find_links(text: str) -> list[Span]:
 
 def link_host(url: str) -> str:
     """The host a link would open, as a browser sees it (userinfo and port stripped)."""
-    target = url if "://" in url else "//" + url
+    if url.lower().startswith("mailto:"):
+        return url.rpartition("@")[2].split("?")[0].lower()
+    target = url if "://" in url or url.startswith("//") else "//" + url
     try:
         return (urlsplit(target).hostname or "").lower()
     except ValueError:

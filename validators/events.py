@@ -9,7 +9,7 @@ million tracked objects would make the garbage collector the hot path.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
 import msgspec
@@ -18,7 +18,7 @@ UtcTime = Annotated[datetime, msgspec.Meta(tz=True)]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
 is_decimal = re.compile(r"-?[0-9]+(?:\.[0-9]+)?").fullmatch
-is_hex = re.compile(r"(?:0x)?[0-9a-fA-F]*").fullmatch
+is_hex = re.compile(r"(?:0x)?[0-9a-fA-F]+").fullmatch
 # Formats are checked after decoding (``format_error``), not as msgspec patterns: a
 # pattern costs a call out of the decoder for every event, about a third of decode time.
 
@@ -150,6 +150,8 @@ Event = KnownEventUnion | UnknownEvent
 
 def format_error(event: KnownEvent) -> str | None:
     """What a well-typed event still gets wrong (formats the decoder does not check)."""
+    if event.ts.tzinfo is not UTC:
+        return f"$.ts: expected a UTC time (Z), got offset {event.ts.strftime('%z')}"
     if type(event) is SettlementSubmitted and not is_decimal(event.amount):
         return f"$.amount: expected a decimal string, got {event.amount!r}"
     proof = getattr(event, "proof", None)

@@ -17,6 +17,7 @@ class EventRef:
     kind: str
     ok: bool | None = None
     """For a canary: whether it passed (a passing canary cannot show a failure)."""
+    settlement_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,5 +37,5 @@ def event_refs(events: Iterable[Event], wanted: set[str]) -> dict[str, EventRef]
     for ev in events:
         if ev.event_id in wanted:
             ok = ev.ok if isinstance(ev, CanaryResult) else None
-            found[ev.event_id] = EventRef(ev.lane, ev.ts, ev.kind, ok)
+            found[ev.event_id] = EventRef(ev.lane, ev.ts, ev.kind, ok, getattr(ev, "settlement_id", None))
     return found

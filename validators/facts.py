@@ -127,6 +127,8 @@ class WindowFacts:
     events_in_window: int
     last_trouble: dict[str, datetime]
     """Per lane, the newest failed settlement or failed canary before the window's end."""
+    pending_ids: frozenset[str] = frozenset()
+    """The settlements pending at the window's end (what a pending claim may cite)."""
 
     def lane(self, lane: str) -> LaneFacts:
         return self.lanes.get(lane, _EMPTY)
@@ -281,16 +283,18 @@ class FactsBuilder:
     def _finish(self, acc: _WindowAcc, references: dict[str, list[tuple[datetime, int, float]]]) -> WindowFacts:
         end = acc.end
         pending: dict[str, list[float]] = {}
-        for rec in self._settlements.values():
+        pending_ids = []
+        for sid, rec in self._settlements.items():
             submitted_before_end = rec.submitted_ts is not None and rec.submitted_ts < end
             if submitted_before_end and (rec.terminal_ts is None or rec.terminal_ts >= end):
                 pending.setdefault(rec.lane, []).append(rec.notional_usd)
+                pending_ids.append(sid)
         lanes = {}
         for lane in sorted(set(acc.lanes) | set(pending)):
             lane_acc = acc.lanes.get(lane, _LaneAcc())
             lanes[lane] = self._lane_facts(lane_acc, pending.get(lane, []), references)
         events = sum(a.events for a in acc.lanes.values())
-        return WindowFacts(acc.window, lanes, events, dict(acc.last_trouble))
+        return WindowFacts(acc.window, lanes, events, dict(acc.last_trouble), frozenset(pending_ids))
 
     def _lane_facts(
         self,

@@ -52,22 +52,25 @@ class TimeMention:
     start: int
     end: int
     spans: tuple[tuple[datetime, datetime], ...]
-    """The instants it can denote, each ``[from, to)`` at the precision written; empty when
-    it is not a real time (``25:61``)."""
+    """The instants it can denote, each ``[from, to)`` at the precision written."""
+    problem: str | None = None
+    """Why it cannot be placed at all (``25:61``, ``14:05 EST``)."""
 
     def within(self, window: Window) -> bool:
         """True when any reading overlaps the window, its end included (``as of 14:30Z``)."""
         return any(lo <= window.end and hi > window.start for lo, hi in self.spans)
 
 
-_ALL_UNITS = tuple((u, 1.0) for u in Unit)
-_SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9}
+_BARE = ((Unit.COUNT, 1.0), (Unit.RATIO, 1.0))
+"""A number with no unit is a count or a fraction; durations, money and basis points are
+written with their unit, so a bare ``36`` can never be grounded by a p50 of 35.7 s."""
+_SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "mn": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9}
 _DURATIONS = {"ms": 1000.0, "s": 1.0, "min": 1 / 60, "h": 1 / 3600, "d": 1 / 86400}
 
 _NUMBER = re.compile(
     r"""
     (?P<cur>US\$|\$|USD\s?)?
-    (?P<num>[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?|\.[0-9]+)
+    (?P<num>[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
     (?:
         \s?(?P<pct>%|percent\b|per\s?cent\b|pct\b)
       | \s?(?P<bps>bps|bp|basis\s+points?)\b
@@ -76,8 +79,9 @@ _NUMBER = re.compile(
       | [\s-]?(?P<min>mins?|minutes?)\b
       | [\s-]?(?P<h>h|hrs?|hours?)\b
       | [\s-]?(?P<d>d|days?)\b
-      | \s?(?P<scale>[KkMB]|bn|mn|thousand|million|billion)\b
+      | \s?(?P<scale>MM|[KkMB]|(?i:bn|mn|thousand|million|billion))\b
       | \s?(?P<m>m)\b
+      | (?P<times>x)\b
     )?
     (?P<usd>\s?USD\b)?
     """,
@@ -85,23 +89,32 @@ _NUMBER = re.compile(
 )
 
 _ZONE = r"(?:\s?(?P<zone>Z|UTC|GMT|[+-][0-9]{2}:?[0-9]{2})\b)?"
+_OTHER_ZONES = (
+    "EST|EDT|CST|CDT|MST|MDT|PST|PDT|AKST|AKDT|HST|CET|CEST|EET|EEST|WET|WEST|BST|IST|JST|KST|HKT|SGT|"
+    "AEST|AEDT|ACST|AWST|NZST|NZDT|MSK|ET|PT|CT|MT"
+)
+# A time of day takes no numeric offset: in ``14:05-14:20`` the second time is not a zone.
+_DAY_ZONE = rf"(?:\s?(?:(?P<zone>Z|UTC|GMT)|(?P<other>{_OTHER_ZONES}))\b)?"
 _CLOCK = r"(?P<hh>[0-9]{1,2}):(?P<mm>[0-9]{2})(?::(?P<ss>[0-9]{2})(?:\.[0-9]+)?)?"
 _ISO = re.compile(
     r"(?<![\w-])(?P<y>[0-9]{4})-(?P<mo>[0-9]{2})-(?P<d>[0-9]{2})"
     r"(?:[T ](?P<hh>[0-9]{2}):(?P<mm>[0-9]{2})(?::(?P<ss>[0-9]{2})(?:\.[0-9]+)?)?" + _ZONE + r")?(?![\w:])"
 )
-_TIME = re.compile(r"(?<![\w:.])" + _CLOCK + r"(?:\s?(?P<ampm>[AaPp])\.?[Mm]\.?)?" + _ZONE + r"(?![\w:])")
-_HOUR_AMPM = re.compile(r"(?<![\w:.])(?P<hh>[0-9]{1,2})\s?(?P<ampm>[AaPp])\.?[Mm]\.?(?!\w)" + _ZONE)
+_TIME = re.compile(r"(?<![\w:.])T?" + _CLOCK + r"(?:\s?(?P<ampm>[AaPp])\.?[Mm]\.?)?" + _DAY_ZONE + r"(?![\w:])")
+_HOUR_AMPM = re.compile(r"(?<![\w:.])(?P<hh>[0-9]{1,2})\s?(?P<ampm>[AaPp])\.?[Mm]\.?(?!\w)" + _DAY_ZONE)
+_MILITARY = re.compile(r"(?<![\w:.])(?P<hh>[0-2][0-9])(?P<mm>[0-5][0-9])(?:(?P<zone>Z)|\s(?P<zone2>UTC))\b")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = r"(?P<mon>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*)\.?"
 _DAY = r"(?P<day>[0-9]{1,2})(?:st|nd|rd|th)?"
+_MONTH_YEAR = re.compile(rf"\b{_MONTH}\s(?P<year>[0-9]{{4}})\b")
+_QUARTER = re.compile(r"\b(?:Q(?P<q>[1-4])|H(?P<half>[12]))\s?(?P<year>[0-9]{4})\b")
 _MONTH_DATE = re.compile(
     rf"\b(?:{_MONTH}\s{_DAY}|{_DAY.replace('day>', 'day2>')}\s{_MONTH.replace('mon>', 'mon2>')})"
     r"(?:,?\s(?P<year>[0-9]{4}))?\b"
 )
 
 
-def _zone_offset(zone: str | None) -> timezone | None:
+def _zone_offset(zone: str | None) -> timezone:
     if zone is None or zone in ("Z", "UTC", "GMT"):
         return UTC
     sign = -1 if zone[0] == "-" else 1
@@ -116,6 +129,7 @@ def _days(window: Window) -> list[date]:
 
 def _clock_spans(m: re.Match[str], days: Iterable[date]) -> tuple[tuple[datetime, datetime], ...]:
     groups = m.groupdict()
+    groups["zone"] = groups.get("zone") or groups.get("zone2")
     hour, minute = int(groups["hh"]), int(groups.get("mm") or 0)
     second = int(groups["ss"]) if groups.get("ss") else None
     if groups.get("ampm"):
@@ -158,6 +172,26 @@ def _month_spans(m: re.Match[str], window: Window) -> tuple[tuple[datetime, date
     return tuple(spans)
 
 
+def _month_year_spans(m: re.Match[str]) -> tuple[tuple[datetime, datetime], ...]:
+    year, month = int(m["year"]), _MONTHS.index(m["mon"][:3].lower()) + 1
+    first = datetime(year, month, 1, tzinfo=UTC)
+    following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return ((first, following),)
+
+
+def _quarter_spans(m: re.Match[str]) -> tuple[tuple[datetime, datetime], ...]:
+    year = int(m["year"])
+    months = 3 if m["q"] else 6
+    first_month = (int(m["q"] or m["half"]) - 1) * months + 1
+    last = first_month + months
+    return (
+        (
+            datetime(year, first_month, 1, tzinfo=UTC),
+            datetime(year + (last > 12), (last - 1) % 12 + 1, 1, tzinfo=UTC),
+        ),
+    )
+
+
 def find_times(text: str, window: Window) -> list[TimeMention]:
     """Every date or time written in the text, with the instants it can denote."""
     found: list[TimeMention] = []
@@ -167,17 +201,26 @@ def find_times(text: str, window: Window) -> list[TimeMention]:
         if any(m.start() < hi and lo < m.end() for lo, hi in taken):
             return
         taken.append((m.start(), m.end()))
-        found.append(TimeMention(m.group(), m.start(), m.end(), spans))
+        groups = m.groupdict()
+        problem = None
+        if groups.get("other"):
+            problem = f"is not in UTC: write times in UTC ({m['hh']}:{m['mm'] or '00'}Z) so they can be checked"
+        elif not spans:
+            problem = "is not a valid date or time"
+        found.append(TimeMention(m.group(), m.start(), m.end(), spans, problem))
 
     for m in _ISO.finditer(text):
         add(m, _iso_spans(m))
     days = _days(window)
-    for m in _TIME.finditer(text):
-        add(m, _clock_spans(m, days))
-    for m in _HOUR_AMPM.finditer(text):
-        add(m, _clock_spans(m, days))
+    for pattern in (_TIME, _HOUR_AMPM, _MILITARY):
+        for m in pattern.finditer(text):
+            add(m, _clock_spans(m, days))
     for m in _MONTH_DATE.finditer(text):
         add(m, _month_spans(m, window))
+    for m in _MONTH_YEAR.finditer(text):
+        add(m, _month_year_spans(m))
+    for m in _QUARTER.finditer(text):
+        add(m, _quarter_spans(m))
     return sorted(found, key=lambda t: t.start)
 
 
@@ -198,7 +241,7 @@ def _readings(m: re.Match[str]) -> tuple[tuple[Unit, float], ...]:
         return ((Unit.USD, 1 / scale),)
     if scale != 1.0:
         return ((Unit.USD, 1 / scale), (Unit.COUNT, 1 / scale))
-    return _ALL_UNITS
+    return _BARE
 
 
 def _is_part_of_word(text: str, start: int, end: int) -> bool:
@@ -206,28 +249,61 @@ def _is_part_of_word(text: str, start: int, end: int) -> bool:
     before = text[start - 1] if start > 0 else " "
     if before.isalnum() or before == "_":
         return True
-    if before in "-_" and start > 1 and text[start - 2].isalpha():
-        return True
+    if before in "-_":  # inc-20260302-0007 is an id; 3-5 is a range
+        head = start - 1
+        while head > 0 and (text[head - 1].isalnum() or text[head - 1] in "-_"):
+            head -= 1
+        if any(c.isalpha() for c in text[head:start]):
+            return True
     after = text[end] if end < len(text) else " "
     if after.isalnum() or after == "_":
         return True
     return after == "." and end + 1 < len(text) and text[end + 1].isdigit()
 
 
+_H = r"(?P<h>[0-9]+)\s?(?:h|hrs?|hours?)"
+_M = r"(?P<m>[0-9]+)\s?(?:m|mins?|minutes?)"
+_S = r"(?P<s>[0-9]+(?:\.[0-9]+)?)\s?(?:s|secs?|seconds?)"
+_AND = r"(?:,?\s(?:and\s)?|)"
+_COMPOUND = re.compile(rf"(?<![\w.])(?:{_H}{_AND})?(?:{_M}{_AND})?(?:{_S})?(?!\w)")
+
+
+def _compound_durations(text: str) -> list[NumberMention]:
+    """``2h 15m``, ``9m59s``, ``2 hours 2 minutes``: one duration, precise to its last part."""
+    found = []
+    for m in _COMPOUND.finditer(text):
+        parts = [p for p in ("h", "m", "s") if m[p] is not None]
+        if len(parts) < 2:
+            continue
+        seconds = int(m["h"] or 0) * 3600 + int(m["m"] or 0) * 60 + float(m["s"] or 0)
+        if m["s"] is not None:
+            value, decimals, factor = seconds, len(m["s"].partition(".")[2]), 1.0
+        else:
+            value, decimals, factor = seconds / 60, 0, 1 / 60
+        found.append(NumberMention(m.group().rstrip(" ,"), m.start(), value, decimals, ((Unit.SECONDS, factor),)))
+    return found
+
+
+def _decimals(number: str) -> int:
+    """Digits of precision after the point; negative for ``5e6`` (precise to millions)."""
+    mantissa, _, exponent = number.lower().partition("e")
+    return len(mantissa.partition(".")[2]) - int(exponent or 0)
+
+
 def find_numbers(text: str) -> list[NumberMention]:
     """Every figure in the text (``text`` should already have times, links and ids masked)."""
-    mentions = []
+    mentions = _compound_durations(text)
+    text = mask(text, [(c.start, c.start + len(c.text)) for c in mentions])
     for m in _NUMBER.finditer(text):
         start = m.start("cur") if m["cur"] else m.start("num")
         end = m.end()
         while end > start and text[end - 1].isspace():
             end -= 1
-        if _is_part_of_word(text, start, end):
-            continue
+        if not m["cur"] and _is_part_of_word(text, start, end):
+            continue  # a money figure is never an id, whatever follows it
         digits = m["num"].replace(",", "")
-        decimals = len(digits.partition(".")[2])
-        mentions.append(NumberMention(text[start:end], start, float(digits), decimals, _readings(m)))
-    return mentions
+        mentions.append(NumberMention(text[start:end], start, float(digits), _decimals(digits), _readings(m)))
+    return sorted(mentions, key=lambda n: n.start)
 
 
 def mask(text: str, spans: Iterable[tuple[int, int]]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
 
 import msgspec
 
@@ -28,7 +29,8 @@ from validators.events import (
     is_hex,
 )
 
-_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
+_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ class ParseStats:
 
 def _is_malformed(exc: Exception) -> bool:
     """Not JSON at all (msgspec's ValidationError is a subclass of DecodeError)."""
-    return isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError)
+    return isinstance(exc, msgspec.DecodeError | UnicodeDecodeError) and not isinstance(exc, msgspec.ValidationError)
 
 
 def describe_decode_error(exc: Exception) -> str:
@@ -87,6 +89,8 @@ class EventStream:
         return self._lines
 
     def feed(self, chunk: bytes) -> list[Event]:
+        if self._lines == 0 and not self._tail and chunk.startswith(_BOM):
+            chunk = chunk[len(_BOM) :]  # a byte-order mark some editors write; not part of line 1
         data = self._tail + chunk if self._tail else chunk
         cut = data.rfind(b"\n")
         if cut < 0:
@@ -107,7 +111,7 @@ class EventStream:
             decoded: list[Event] = list(self._typed.decode_lines(block))
         except _DECODE_ERRORS:
             return self._line_by_line(block, first)
-        if not _formats_ok(decoded):
+        if not _one_per_line(decoded, block) or not _formats_ok(decoded):
             return self._line_by_line(block, first)
         ids = [ev.event_id for ev in decoded]
         fresh = set(ids)
@@ -165,10 +169,19 @@ class EventStream:
         return kept
 
 
+def _one_per_line(decoded: list[Event], block: bytes) -> bool:
+    """``decode_lines`` also splits ``{a}{b}`` and bare-CR lines into two events; the
+    contract's unit is the line, so such a block is re-read line by line."""
+    lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    return len(decoded) == lines or len(decoded) == len(_nonblank_line_numbers(block, 0))
+
+
 def _formats_ok(events: list[Event]) -> bool:
     """Whether every event's string formats (amount, proof) are right; the rare block
     where one is not is re-read line by line so the line can be named."""
     for ev in events:
+        if ev.ts.tzinfo is not UTC:
+            return False
         kind = type(ev)
         if kind is SettlementSubmitted:
             if is_decimal(ev.amount) is None:  # type: ignore[union-attr]

@@ -83,6 +83,8 @@ class Policy(_Strict):
     @field_validator("severity")
     @classmethod
     def _levels(cls, levels: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        if not levels:
+            raise ValueError("at least one level, sev1, is required")
         expected = [f"sev{i}" for i in range(1, len(levels) + 1)]
         if list(levels) != expected:
             raise ValueError(f"levels must be {', '.join(expected)} in that order, most severe first")
@@ -92,6 +94,20 @@ class Policy(_Strict):
             except ValueError as exc:
                 raise ValueError(f"{level}: {exc}") from None
         return levels
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _one_group(cls, approvers: Any) -> Any:
+        """``approvers: S0123GROUP`` names one user group; lists name users or groups."""
+        return [approvers] if isinstance(approvers, str) else approvers
+
+    @field_validator("links_allowed")
+    @classmethod
+    def _bare_hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", host):
+                raise ValueError(f"{host!r} must be a bare host name such as grafana.example.com (no scheme, port or path)")
+        return [h.lower() for h in hosts]
 
     @field_validator("lane_pattern")
     @classmethod
@@ -113,6 +129,11 @@ class Policy(_Strict):
             if spec.fallback == lane:
                 raise ValueError(f"lanes.{lane}.fallback: a lane cannot be its own fallback")
         return self
+
+    @property
+    def lane_token_pattern(self) -> str:
+        """``lane_pattern`` for finding lanes inside text: anchors meant for whole ids dropped."""
+        return re.sub(r"(?:\$|\\Z)$", "", re.sub(r"^(?:\^|\\A)", "", self.lane_pattern))
 
     # -- evaluation -------------------------------------------------------------------
 
@@ -158,10 +179,23 @@ def _describe(error: Any) -> str:
     return f"{path}: {message}" if path else message
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_policy(text: str) -> Policy:
     """Policy from YAML text, or ``PolicyError`` with one line naming the key and problem."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -8,6 +8,7 @@ has its text checked) and drops only what cannot be read.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -47,7 +48,7 @@ class Claim(_Strict):
     text: Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX)]
     lane: _Id
     fact: _Id
-    value: float
+    value: Annotated[float, Field(allow_inf_nan=False)]
     evidence: list[_Id]
 
 
@@ -70,6 +71,13 @@ class Proposal(_Strict):
     window: ProposalWindow
     claims: list[Claim]
     actions: list[Action]
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _not_a_bool(cls, version: Any) -> Any:
+        if isinstance(version, bool):  # True == 1 in Python, not in JSON Schema
+            raise ValueError("schema_version must be the number 1")
+        return version
 
     @field_validator("lanes")
     @classmethod
@@ -128,10 +136,15 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _number(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
+    """A JSON number as a finite float, or None (booleans, NaN, infinities, 400-digit ints)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _ids(value: Any) -> tuple[str, ...]:
@@ -179,7 +192,12 @@ def view_of(doc: Any) -> ProposalView:
         window=window_of(doc),
         claims=tuple(
             ClaimView(
-                i, _str(c.get("text")), _str(c.get("lane")), _str(c.get("fact")), _number(c.get("value")), _ids(c.get("evidence"))
+                i,
+                _str(c.get("text")),
+                _str(c.get("lane")),
+                _str(c.get("fact")),
+                finite_number(c.get("value")),
+                _ids(c.get("evidence")),
             )
             for i, c in _items(doc, "claims")
         ),

@@ -37,7 +37,7 @@ SUPPORTING_KINDS: dict[str, frozenset[str]] = {
     "queue_depth_max": frozenset({"queue.depth"}),
 }
 """Which event kinds can show each fact (empty: any kind, every event carries a seq)."""
-_MAY_PRECEDE_WINDOW = frozenset({"pending", "pending_notional_usd"})
+_PENDING_FACTS = frozenset({"pending", "pending_notional_usd"})
 
 
 def stamp(ts: datetime) -> str:
@@ -118,8 +118,16 @@ def check_claim(
         )
     supporting = SUPPORTING_KINDS.get(claim.fact or "")
     window = ctx.window if ctx else None
+    pending = ctx.facts.pending_ids if ctx else None
     yield from _evidence(
-        at=at, cited=claim.evidence, lane=claim.lane, window=window, evidence=evidence, fact=claim.fact, supporting=supporting
+        at=at,
+        cited=claim.evidence,
+        lane=claim.lane,
+        window=window,
+        evidence=evidence,
+        fact=claim.fact,
+        supporting=supporting,
+        pending_ids=pending,
     )
 
 
@@ -162,6 +170,7 @@ def _evidence(
     evidence: Evidence,
     fact: str | None,
     supporting: frozenset[str] | None,
+    pending_ids: frozenset[str] | None = None,
 ) -> Iterator[Violation]:
     for i, ident in enumerate(cited):
         path = pointer(*at, "evidence", i)
@@ -181,8 +190,18 @@ def _evidence(
         assert event is not None
         if lane is not None and event.lane != lane:
             yield Violation(Code.EVIDENCE_IRRELEVANT, path, f"{ident} is an event of {event.lane}, not of {lane}", {"id": ident})
+        settled = pending_ids is not None and event.settlement_id not in pending_ids
+        if fact in _PENDING_FACTS and event.kind in _PENDING and settled:
+            yield Violation(
+                Code.EVIDENCE_IRRELEVANT,
+                path,
+                f"{ident} is about {event.settlement_id}, which was settled by the window's end: it is not pending",
+                {"id": ident},
+            )
+            continue
         if window is not None and event.ts not in window:
-            earlier_ok = fact in _MAY_PRECEDE_WINDOW and event.kind in _PENDING and event.ts < window.end
+            # a pending settlement may have been submitted before the window (its confirmation is no submission)
+            earlier_ok = fact in _PENDING_FACTS and event.kind == "settlement.submitted" and event.ts < window.end
             if not earlier_ok:
                 yield Violation(
                     Code.EVIDENCE_IRRELEVANT,

@@ -9,7 +9,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from validators.findings import Code, Violation, pointer
-from validators.proposal import UTC_PATTERN, parse_utc
+from validators.proposal import UTC_PATTERN, finite_number, parse_utc
 
 _MESSAGE_MAX = 300
 
@@ -42,7 +42,7 @@ class SchemaChecker:
                 if len(message) > _MESSAGE_MAX:
                     message = message[: _MESSAGE_MAX - 1] + "…"
                 found.append(Violation(Code.SCHEMA, pointer(*path), message))
-        return found + _window_semantics(doc)
+        return found + _window_semantics(doc) + _finite_values(doc)
 
 
 def _window_semantics(doc: Any) -> list[Violation]:
@@ -60,4 +60,18 @@ def _window_semantics(doc: Any) -> list[Violation]:
     start, end = stamps["start"], stamps["end"]
     if start is not None and end is not None and end <= start:
         found.append(Violation(Code.SCHEMA, pointer("window"), "the window's end must be after its start"))
+    return found
+
+
+def _finite_values(doc: Any) -> list[Violation]:
+    """JSON has no NaN or infinity, but Python's parser accepts them; a value no float
+    can hold is no figure either."""
+    claims = doc.get("claims") if isinstance(doc, dict) else None
+    if not isinstance(claims, list):
+        return []
+    found = []
+    for i, claim in enumerate(claims):
+        value = claim.get("value") if isinstance(claim, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and finite_number(value) is None:
+            found.append(Violation(Code.SCHEMA, pointer("claims", i, "value"), "value must be a finite number"))
     return found

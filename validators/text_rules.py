@@ -41,41 +41,44 @@ def policy_quantities(policy: Policy) -> list[Quantity]:
 
 
 def _lane_token_re(policy: Policy) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w-])(?:{policy.lane_pattern})(?![\w-])")
+    return re.compile(rf"(?<![\w-])(?:{policy.lane_token_pattern})(?![\w-])")
 
 
 def check_texts(view: ProposalView, ctx: Context | None, policy: Policy) -> Iterator[Violation]:
     known = quantities(view, ctx) if ctx is not None else []
     lane_re = _lane_token_re(policy)
-    allowed_hosts = {h.lower() for h in policy.links_allowed}
     for where, text in view.texts():
         path = pointer(*where)
-        masked_spans: list[tuple[int, int]] = []
-        for span in find_mentions(text):
-            masked_spans.append((span.start, span.end))
+        # credentials and links are read first, on the raw text; what is inside a link
+        # (a path with @user, a query with a time or a lane) is the link's, not prose
+        taken: list[tuple[int, int]] = []
+        for span in find_secrets(text):
+            taken.append((span.start, span.end))
+            yield Violation(
+                Code.CONTENT_SECRET, path, f"a {span.label} ({span.text[:4]}…) is in the text: credentials are never posted"
+            )
+        for span in find_links(text):
+            taken.append((span.start, span.end))
+            host = link_host(span.text)
+            if host not in policy.links_allowed:
+                allowed = ", ".join(policy.links_allowed) or "none"
+                yield Violation(
+                    Code.CONTENT_LINK,
+                    path,
+                    f"link to {host or span.text!r} is not allowed (links_allowed: {allowed})",
+                    {"host": host},
+                )
+        prose = mask(text, taken)
+        for span in find_mentions(prose):
+            taken.append((span.start, span.end))
             yield Violation(
                 Code.CONTENT_MENTION,
                 path,
                 f"{span.text!r} is a {span.label}: a summary may not notify people",
                 {"match": span.text},
             )
-        for span in find_secrets(text):
-            masked_spans.append((span.start, span.end))
-            yield Violation(
-                Code.CONTENT_SECRET, path, f"a {span.label} ({span.text[:4]}…) is in the text: credentials are never posted"
-            )
-        for span in find_links(text):
-            masked_spans.append((span.start, span.end))
-            host = link_host(span.text)
-            if host not in allowed_hosts:
-                yield Violation(
-                    Code.CONTENT_LINK,
-                    path,
-                    f"link to {host or span.text!r} is not allowed (links_allowed: {', '.join(policy.links_allowed) or 'none'})",
-                    {"host": host},
-                )
-        for m in lane_re.finditer(text):
-            masked_spans.append((m.start(), m.end()))
+        for m in lane_re.finditer(prose):
+            taken.append((m.start(), m.end()))
             if m.group() not in policy.lanes:
                 yield Violation(
                     Code.LANE_UNKNOWN,
@@ -85,10 +88,10 @@ def check_texts(view: ProposalView, ctx: Context | None, policy: Policy) -> Iter
                 )
         if ctx is None:
             continue
-        for time in find_times(text, ctx.window):
-            masked_spans.append((time.start, time.end))
-            if not time.spans:
-                yield Violation(Code.TIME_OUTSIDE_WINDOW, path, f"{time.text!r} is not a valid date or time", {"time": time.text})
+        for time in find_times(mask(text, taken), ctx.window):
+            taken.append((time.start, time.end))
+            if time.problem is not None:
+                yield Violation(Code.TIME_OUTSIDE_WINDOW, path, f"{time.text!r} {time.problem}", {"time": time.text})
             elif not time.within(ctx.window):
                 yield Violation(
                     Code.TIME_OUTSIDE_WINDOW,
@@ -96,7 +99,7 @@ def check_texts(view: ProposalView, ctx: Context | None, policy: Policy) -> Iter
                     f"{time.text!r} is outside the window {describe_window(ctx.window)}",
                     {"time": time.text},
                 )
-        for number in find_numbers(mask(text, masked_spans)):
+        for number in find_numbers(mask(text, taken)):
             if not any(number.matches(q) for q in known):
                 yield Violation(
                     Code.NUMBER_UNGROUNDED,
