@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -39,18 +39,20 @@ class _Envelope(msgspec.Struct, gc=False, frozen=True):
     seq: NonNegInt
 
 
+def kind_of(event_type: type[msgspec.Struct]) -> str:
+    """The JSON ``kind`` of an event type: its msgspec tag, written once, on the class."""
+    return str(event_type.__struct_config__.tag)
+
+
 class KnownEvent(_Envelope, tag_field="kind", frozen=True, gc=False):
     """Base of the contract's event kinds; the JSON ``kind`` is the struct's tag."""
 
-    KIND: ClassVar[str] = ""
-
     @property
     def kind(self) -> str:
-        return self.KIND
+        return kind_of(type(self))
 
 
 class SettlementSubmitted(KnownEvent, tag="settlement.submitted", frozen=True, gc=False):
-    KIND: ClassVar[str] = "settlement.submitted"
     settlement_id: NonEmpty
     asset: str
     amount: str
@@ -58,56 +60,47 @@ class SettlementSubmitted(KnownEvent, tag="settlement.submitted", frozen=True, g
 
 
 class SettlementConfirmed(KnownEvent, tag="settlement.confirmed", frozen=True, gc=False):
-    KIND: ClassVar[str] = "settlement.confirmed"
     settlement_id: NonEmpty
     block: Block
 
 
 class SettlementFinalized(KnownEvent, tag="settlement.finalized", frozen=True, gc=False):
-    KIND: ClassVar[str] = "settlement.finalized"
     settlement_id: NonEmpty
     block: Block
     proof: str | None = None
 
 
 class SettlementFailed(KnownEvent, tag="settlement.failed", frozen=True, gc=False):
-    KIND: ClassVar[str] = "settlement.failed"
     settlement_id: NonEmpty
     reason: str
 
 
 class BatchPosted(KnownEvent, tag="batch.posted", frozen=True, gc=False):
-    KIND: ClassVar[str] = "batch.posted"
     batch_id: NonEmpty
     block: Block
 
 
 class ProofVerified(KnownEvent, tag="proof.verified", frozen=True, gc=False):
-    KIND: ClassVar[str] = "proof.verified"
     batch_id: NonEmpty
     proof: str
 
 
 class CanaryResult(KnownEvent, tag="canary.result", frozen=True, gc=False):
-    KIND: ClassVar[str] = "canary.result"
     ok: bool
     latency_us: NonNegInt
 
 
 class FeedPrice(KnownEvent, tag="feed.price", frozen=True, gc=False):
-    KIND: ClassVar[str] = "feed.price"
     symbol: NonEmpty
     source: Literal["lane", "reference"]
     price: Annotated[float, msgspec.Meta(gt=0)]
 
 
 class QueueDepth(KnownEvent, tag="queue.depth", frozen=True, gc=False):
-    KIND: ClassVar[str] = "queue.depth"
     value: NonNegInt
 
 
 class LaneReorg(KnownEvent, tag="lane.reorg", frozen=True, gc=False):
-    KIND: ClassVar[str] = "lane.reorg"
     depth: NonNegInt
 
 
@@ -130,7 +123,7 @@ KNOWN_TYPES: tuple[type[KnownEvent], ...] = (
     QueueDepth,
     LaneReorg,
 )
-KNOWN_KINDS: frozenset[str] = frozenset(t.KIND for t in KNOWN_TYPES)
+KNOWN_KINDS: frozenset[str] = frozenset(kind_of(t) for t in KNOWN_TYPES)
 
 KnownEventUnion = (
     SettlementSubmitted
