@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 from helpers import Stream, chunks
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -145,3 +146,42 @@ def test_submitted_event_fields_are_typed() -> None:
     assert isinstance(event, SettlementSubmitted)
     assert event.notional_usd == 12.0
     assert event.ts.tzinfo is not None
+
+
+_TS = st.sampled_from(["2026-03-02T14:00:00Z", "2026-03-02T14:00:00+00:00", "2026-03-02T15:00:00+01:00"])
+_AMOUNT = st.sampled_from(["12.50", "-1", "1e5", "NaN", "", "1.", "0.000001"])
+_PROOF = st.sampled_from(["0xabcd", "beef", "", "0x", "0xnothex", None])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["settlement.submitted", "settlement.finalized", "proof.verified", "queue.depth"]),
+            _TS,
+            _AMOUNT,
+            _PROOF,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_block_format_check_agrees_with_format_error(rows: list[tuple[str, str, str, str | None]]) -> None:
+    from validators.events import KnownEventUnion, format_error
+    from validators.ndjson import _formats_ok
+
+    decoder = msgspec.json.Decoder(KnownEventUnion)
+    events = []
+    for i, (kind, ts, amount, proof) in enumerate(rows):
+        fields = {
+            "settlement.submitted": {"settlement_id": "s", "asset": "E", "amount": amount, "notional_usd": 1},
+            "settlement.finalized": {
+                "settlement_id": "s",
+                "block": {"chain": "c", "number": 1, "ts": ts, "hash": "h"},
+                "proof": proof,
+            },
+            "proof.verified": {"batch_id": "b", "proof": proof or "ab"},
+            "queue.depth": {"value": 1},
+        }[kind]
+        line = {"event_id": str(i), "ts": ts, "lane": "l2-arb", "seq": i, "kind": kind, **fields}
+        events.append(decoder.decode(json.dumps(line)))
+    assert _formats_ok(events) == all(format_error(e) is None for e in events)

@@ -90,11 +90,6 @@ def link_host(url: str) -> str:
         return ""
 
 
-def foreign_links(text: str, allowed_hosts: Iterable[str]) -> list[Span]:
-    allowed = {h.lower() for h in allowed_hosts}
-    return [s for s in find_links(text) if link_host(s.text) not in allowed]
-
-
 def redact(text: str, placeholder: str = "[REDACTED {label}]") -> str:
     """Replace every credential-looking string (for text bound to an LLM or a log)."""
     for span in reversed(find_secrets(text)):

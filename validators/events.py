@@ -142,7 +142,10 @@ Event = KnownEventUnion | UnknownEvent
 
 
 def format_error(event: KnownEvent) -> str | None:
-    """What a well-typed event still gets wrong (formats the decoder does not check)."""
+    """What a well-typed event still gets wrong (formats the decoder does not check).
+
+    Its twin is ``ndjson._formats_ok``, the same checks inlined for a whole block on the
+    hot path; ``tests/test_ndjson.py`` pins that the two agree."""
     if event.ts.tzinfo is not UTC:
         return f"$.ts: expected a UTC time (Z), got offset {event.ts.strftime('%z')}"
     if type(event) is SettlementSubmitted and not is_decimal(event.amount):

@@ -177,8 +177,9 @@ def _one_per_line(decoded: list[Event], block: bytes) -> bool:
 
 
 def _formats_ok(events: list[Event]) -> bool:
-    """Whether every event's string formats (amount, proof) are right; the rare block
-    where one is not is re-read line by line so the line can be named."""
+    """Whether ``events.format_error`` finds nothing in any event, inlined: a call per
+    event would cost a tenth of the whole validate run. The rare block where a format is
+    wrong is re-read line by line so the line can be named."""
     for ev in events:
         if ev.ts.tzinfo is not UTC:
             return False

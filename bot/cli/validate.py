@@ -109,17 +109,19 @@ def scan_events(path: str, windows: set[Window], cited: set[str], progress: Text
     # Nothing built here forms reference cycles; without the cyclic collector a million
     # small objects do not trigger repeated full collections (refcounting still frees).
     gc.disable()
-    with handle:
-        total = Path(path).stat().st_size or 1
-        done, last_note = 0, time.monotonic()
-        while chunk := handle.read(CHUNK):
-            done += len(chunk)
-            _consume(stream.feed(chunk), builder, refs, cited)
-            if progress is not None and time.monotonic() - last_note > 1:
-                last_note = time.monotonic()
-                progress.write(f"\rreading events: {stream.lines_read:,} lines ({done * 100 // total}%)")
-        _consume(stream.close(), builder, refs, cited)
-    gc.enable()
+    try:
+        with handle:
+            total = Path(path).stat().st_size or 1
+            done, last_note = 0, time.monotonic()
+            while chunk := handle.read(CHUNK):
+                done += len(chunk)
+                _consume(stream.feed(chunk), builder, refs, cited)
+                if progress is not None and time.monotonic() - last_note > 1:
+                    last_note = time.monotonic()
+                    progress.write(f"\rreading events: {stream.lines_read:,} lines ({done * 100 // total}%)")
+            _consume(stream.close(), builder, refs, cited)
+    finally:
+        gc.enable()
     if progress is not None:
         progress.write(f"\rreading events: {stream.lines_read:,} lines (100%)\n")
     facts = builder.result() if builder else {}
