@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import EXAMPLE, Stream, load_example
+from sqlalchemy import Engine
+from stores import empty, migrated, postgres_database, sqlite_url
 
 from prompts import proposal_schema
 from validators import Checker, Policy, parse_policy
@@ -37,3 +41,27 @@ def example_events() -> list[Event]:
 @pytest.fixture
 def valid_doc() -> dict[str, Any]:
     return load_example("summary-valid.json")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    yield from postgres_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on SQLite and on the real PostgreSQL."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    url: str = request.getfixturevalue("postgres_url")
+    engine = migrated(url)
+    empty(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def store_engine(database_url: str) -> Iterator[Engine]:
+    engine = migrated(database_url)
+    yield engine
+    engine.dispose()

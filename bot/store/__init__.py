@@ -1,0 +1,1 @@
+"""The store: SQLite by default, PostgreSQL in production, schema by Alembic."""

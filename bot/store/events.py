@@ -1,0 +1,131 @@
+"""Settlement events in the store: insert exactly once, read back by lane and time.
+
+Insertion stages a batch (SQLite ``executemany`` into a temporary table, PostgreSQL
+``COPY``), then moves it with one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING``.
+That one statement is what makes re-delivery safe under concurrent senders, and its
+RETURNING tells the caller which events are new, so live lane status counts each once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from sqlalchemy import Connection, Engine, Select, and_, exists, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.store.tables import events
+from validators.events import Event, SettlementFailed, SettlementFinalized, SettlementSubmitted, kind_of
+from validators.ndjson import parse_events
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_COLUMNS = ("event_id", "lane", "ts_us", "seq", "kind", "settlement_id", "body")
+_STAGE = "events_stage"
+_TERMINAL = (kind_of(SettlementFinalized), kind_of(SettlementFailed))
+Row = tuple[str, str, int, int, str, str | None, str]
+
+
+def to_us(ts: datetime) -> int:
+    """Exact integer microseconds (a float timestamp would round some of them)."""
+    return (ts - EPOCH) // _US
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+class EventStore:
+    """Events in and out; callers hold no SQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._encode = msgspec.json.Encoder().encode
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def _rows(self, batch: Sequence[Event]) -> list[Row]:
+        encode = self._encode
+        return [
+            (
+                ev.event_id,
+                ev.lane,
+                (ev.ts - EPOCH) // _US,
+                ev.seq,
+                ev.kind,
+                getattr(ev, "settlement_id", None),
+                encode(ev).decode(),
+            )
+            for ev in batch
+        ]
+
+    def insert(self, batch: Sequence[Event]) -> list[Event]:
+        """Store the events of ``batch`` not stored yet, in one transaction; returns those,
+        in ``batch`` order. The caller acknowledges only after this returns."""
+        if not batch:
+            return []
+        rows = self._rows(batch)
+        with self.engine.begin() as conn:
+            self._stage(conn, rows)
+            insert = postgresql.insert(events) if self._postgres else sqlite.insert(events)
+            moved = insert.from_select(_COLUMNS, select(text("*")).select_from(text(_STAGE)).where(text("true")))
+            new = set(conn.scalars(moved.on_conflict_do_nothing(index_elements=["event_id"]).returning(events.c.event_id)))
+            conn.exec_driver_sql(f"DELETE FROM {_STAGE}")
+        if len(new) == len(batch):
+            return list(batch)
+        return [ev for ev in batch if ev.event_id in new]
+
+    def _stage(self, conn: Connection, rows: list[Row]) -> None:
+        if self._postgres:
+            conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE events INCLUDING DEFAULTS)")
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(f"COPY {_STAGE} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} AS SELECT * FROM events WHERE 0")
+        conn.exec_driver_sql(f"INSERT INTO {_STAGE} ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(events)) or 0)
+
+    def watermarks(self) -> dict[str, datetime]:
+        """The newest event time per lane."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(events.c.lane, func.max(events.c.ts_us)).group_by(events.c.lane))
+            return {lane: from_us(us) for lane, us in rows}
+
+    def between(self, start: datetime, end: datetime, lanes: Iterable[str] | None = None) -> list[Event]:
+        """Events with ``start <= ts < end`` (of ``lanes`` if given), decoded again."""
+        query = select(events.c.body).where(events.c.ts_us >= to_us(start), events.c.ts_us < to_us(end))
+        if lanes is not None:
+            query = query.where(events.c.lane.in_(list(lanes)))
+        return self._decode(query)
+
+    def open_before(self, start: datetime) -> list[Event]:
+        """Submissions before ``start`` whose settlement had not ended before ``start``: what
+        pending and finality at and after ``start`` need from earlier history."""
+        ended = events.alias("ended")
+        query = select(events.c.body).where(
+            events.c.kind == kind_of(SettlementSubmitted),
+            events.c.ts_us < to_us(start),
+            ~exists().where(
+                and_(
+                    ended.c.settlement_id == events.c.settlement_id,
+                    ended.c.kind.in_(_TERMINAL),
+                    ended.c.ts_us < to_us(start),
+                )
+            ),
+        )
+        return self._decode(query)
+
+    def _decode(self, query: Select[str]) -> list[Event]:
+        with self.engine.connect() as conn:
+            bodies = conn.scalars(query).all()
+        if not bodies:
+            return []
+        decoded, stats = parse_events([("\n".join(bodies) + "\n").encode()])
+        if stats.rejected:  # the store only ever holds what the parser accepted
+            raise ValueError(f"stored event no longer parses: line {stats.rejected[0].line}: {stats.rejected[0].reason}")
+        return decoded

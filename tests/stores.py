@@ -1,0 +1,61 @@
+"""The stores tests run against: an SQLite file and a real PostgreSQL database.
+
+PostgreSQL is the server on this machine (``scripts/services.sh`` starts it; override with
+LANEKEEPER_TEST_PG). Each test session creates its own database and drops it afterwards;
+each test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import Engine, text
+
+from bot.store.engine import make_engine, upgrade
+from bot.store.tables import metadata
+
+ADMIN_URL = os.environ.get("LANEKEEPER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _admin() -> psycopg.Connection[tuple[object, ...]]:
+    try:
+        return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise RuntimeError(
+            f"PostgreSQL is not reachable at {ADMIN_URL} ({exc}). Start it with scripts/services.sh "
+            "(make test does), or point LANEKEEPER_TEST_PG at one."
+        ) from exc
+
+
+def postgres_database() -> Iterator[str]:
+    """A fresh database for the session; its URL."""
+    name = f"lanekeeper_test_{uuid.uuid4().hex[:12]}"
+    with _admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with _admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'lanekeeper.db'}"
+
+
+def migrated(url: str) -> Engine:
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
+def empty(engine: Engine) -> None:
+    """Every table emptied, children first."""
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(text(f"DELETE FROM {table.name}"))
