@@ -18,6 +18,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
 
 
+_NOT_ECHOED = frozenset({"LANEKEEPER_DATABASE_URL"})
+"""Values that may carry a password are never repeated in an error (it ends up in logs)."""
+
+
 class SettingsError(ValueError):
     """A setting that cannot be used; the message names the variable."""
 
@@ -115,10 +119,7 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         return Settings(_env_file=env_file)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else "?"
-        info = Settings.model_fields.get(field)
-        name = str(info.validation_alias) if info is not None and info.validation_alias else field
+        name = str(error["loc"][0]) if error["loc"] else "?"  # the variable: fields are read by their alias
         message = str(error["msg"]).removeprefix("Value error, ")
-        secret = info is not None and "Secret" in str(info.annotation)
-        shown = "" if secret else f" (got {error.get('input')!r})"
+        shown = "" if name in _NOT_ECHOED else f" (got {error.get('input')!r})"
         raise SettingsError(f"{name}: {message}{shown}") from None
