@@ -44,6 +44,13 @@ def test_an_event_sent_twice_is_stored_once_and_reported_new_once(store_engine: 
     assert store.count() == 4
 
 
+def test_an_id_repeated_inside_one_batch_is_new_once(store_engine: Engine) -> None:
+    stream = Stream()
+    stream.add("canary.result", 1, event_id="dup")
+    [event] = stream.events()
+    assert EventStore(store_engine).insert([event, event]) == [event]  # two NATS messages with one event
+
+
 def test_stored_events_read_back_equal_to_what_was_sent(store_engine: Engine) -> None:
     stream = Stream()
     stream.add("settlement.submitted", 0, settlement_id="s1")

@@ -73,7 +73,12 @@ class EventStore:
             conn.exec_driver_sql(f"DELETE FROM {_STAGE}")
         if len(new) == len(batch):
             return list(batch)
-        return [ev for ev in batch if ev.event_id in new]
+        fresh: list[Event] = []
+        for ev in batch:  # a batch may repeat an id (two NATS messages): the first copy is the new one
+            if ev.event_id in new:
+                new.discard(ev.event_id)
+                fresh.append(ev)
+        return fresh
 
     def _stage(self, conn: Connection, rows: list[Row]) -> None:
         if self._postgres:
