@@ -137,7 +137,7 @@ class WindowFacts:
 _EMPTY = LaneFacts()
 
 
-def nearest_rank(ascending: list[float], percent: int) -> float:
+def nearest_rank(ascending: Sequence[float], percent: int) -> float:
     """The value at rank ``ceil(percent/100 * n)`` (integer arithmetic: no float ceil drift)."""
     rank = -(-percent * len(ascending) // 100)
     return ascending[max(rank, 1) - 1]

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import validate
+from bot.cli import serve, status, validate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     validate.add_parser(sub)
+    serve.add_parser(sub)
+    status.add_parsers(sub)
     return parser
 
 

@@ -1,0 +1,124 @@
+"""PagerDuty V3 webhooks (webhook subscriptions), taken unchanged.
+
+One delivery is one event: ``{"event": {"id", "event_type", "resource_type", "occurred_at",
+"agent", "client", "data"}}``. An event whose ``data`` is an incident or an alert with a
+status becomes one alert: ``resolved`` stays resolved, anything else (triggered,
+acknowledged, escalated, reopened, …) fires. Other events (notes, services, …) are taken and
+give nothing to store.
+
+- fingerprint: the incident's (or alert's) id; starts_at: its ``created_at``, which the
+  triggered and the resolved deliveries both carry, so they are one alert; ``occurred_at``
+  only when ``created_at`` is missing.
+- lane: the custom detail named by the lane label: an incident custom field
+  (``data.custom_fields[{name, value}]``), else the alert body's details (``data.body.details``,
+  where PagerDuty puts an Events API ``custom_details``).
+- signatures: ``X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the body>``, possibly several
+  (comma-separated) while a secret rotates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import StrictStr
+
+from bot.alerts.common import Tolerant, UtcTime, load, validate
+from bot.alerts.model import Alert
+
+
+class Reference(Tolerant):
+    id: str = ""
+    summary: str = ""
+
+
+class CustomField(Tolerant):
+    name: StrictStr
+    value: Any = None
+
+
+class Body(Tolerant):
+    details: dict[str, Any] | str | None = None
+
+
+class Resource(Tolerant):
+    id: StrictStr
+    type: StrictStr
+    status: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    html_url: str | None = None
+    created_at: UtcTime | None = None
+    incident_key: str | None = None
+    alert_key: str | None = None
+    urgency: str | None = None
+    service: Reference | None = None
+    priority: Reference | None = None
+    custom_fields: tuple[CustomField, ...] = ()
+    body: Body | None = None
+
+
+class Event(Tolerant):
+    id: StrictStr
+    event_type: StrictStr
+    resource_type: StrictStr
+    occurred_at: UtcTime
+    data: dict[str, Any]
+
+
+class PagerDutyPayload(Tolerant):
+    event: Event
+
+
+def parse_pagerduty(body: bytes, lane_label: str = "lane") -> list[Alert]:
+    event = load(PagerDutyPayload, body).event
+    if event.data.get("type") not in ("incident", "alert") or "status" not in event.data:
+        return []
+    resource = validate(Resource, event.data, ("event", "data"))
+    name = resource.title or resource.summary or resource.id
+    lane = _lane(resource, lane_label)
+    labels = {
+        "alertname": name,
+        "service": resource.service.summary if resource.service else "",
+        "urgency": resource.urgency or "",
+        "priority": resource.priority.summary if resource.priority else "",
+        **({lane_label: lane} if lane else {}),
+    }
+    return [
+        Alert(
+            source="pagerduty",
+            fingerprint=resource.id,
+            status="resolved" if resource.status == "resolved" else "firing",
+            starts_at=resource.created_at or event.occurred_at,
+            ends_at=event.occurred_at if resource.status == "resolved" else None,
+            lane=lane,
+            name=name,
+            labels={k: v for k, v in labels.items() if v},
+            annotations={"summary": name, "pagerduty_event": event.event_type},
+            url=resource.html_url,
+        )
+    ]
+
+
+def _lane(resource: Resource, label: str) -> str | None:
+    for item in resource.custom_fields:
+        if item.name == label and isinstance(item.value, str) and item.value:
+            return item.value
+    details = resource.body.details if resource.body else None
+    if isinstance(details, dict) and isinstance(details.get(label), str) and details[label]:
+        return str(details[label])
+    return None
+
+
+def verify_pagerduty_signature(body: bytes, header: str | None, secrets: Sequence[str]) -> bool:
+    """Whether any ``v1=`` signature in the header is the body's HMAC under any secret."""
+    if not header:
+        return False
+    given = [part.strip().removeprefix("v1=") for part in header.split(",") if part.strip().startswith("v1=")]
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        if any(hmac.compare_digest(expected, g) for g in given):
+            return True
+    return False

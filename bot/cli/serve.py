@@ -1,0 +1,44 @@
+"""``lanekeeper serve``: the bot's HTTP server (and, with LANEKEEPER_NATS_URL, the NATS consumer)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+import uvicorn
+
+from bot import logs
+from bot.config import SettingsError, load_settings
+from bot.http.app import create_app
+from bot.runtime import Bot
+from bot.store.engine import StoreError
+
+log = logging.getLogger("lanekeeper")
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("serve", help="run the bot: webhooks, events, health, metrics")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    parser.add_argument("--log-format", choices=["json", "text"], help="default: text on a terminal, else json")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logs.configure(json_lines=None if args.log_format is None else args.log_format == "json")
+    try:
+        bot = Bot(load_settings())
+        bot.start()
+    except (SettingsError, StoreError) as exc:
+        print(f"lanekeeper serve: {exc}", file=sys.stderr)
+        return 2
+    log.info(
+        "listening", extra={"host": args.host, "port": args.port, "store": bot.engine.url.render_as_string(hide_password=True)}
+    )
+    try:
+        uvicorn.run(create_app(bot), host=args.host, port=args.port, log_config=None, access_log=False)
+    finally:
+        bot.close()
+    return 0

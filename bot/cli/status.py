@@ -1,0 +1,151 @@
+"""``lanekeeper db upgrade``, ``lanekeeper lanes`` and ``lanekeeper incidents``: the store
+from a terminal. Lane status is the snapshot the server keeps current: one row per lane,
+no scan of events, so it answers instantly however many events are stored."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.config import SettingsError, load_settings
+from bot.incidents import IncidentError
+from bot.incidents.views import list_incidents, show_incident
+from bot.lanes import snapshot
+from bot.runtime import load_policy
+from bot.store.engine import StoreError, make_engine, upgrade
+
+
+def add_parsers(sub: Any) -> None:
+    db = sub.add_parser("db", help="the store's schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    up = db_sub.add_parser("upgrade", help="apply migrations (serve also does this at start-up)")
+    up.add_argument("--revision", default="head")
+    up.set_defaults(run=lambda a: _with_store(a, _upgrade))
+
+    lanes = sub.add_parser("lanes", help="lane status from the store")
+    lanes.add_argument("--json", action="store_true", help="one JSON document")
+    lanes.set_defaults(run=lambda a: _with_store(a, _lanes))
+
+    incidents = sub.add_parser("incidents", help="incidents from the store; with an ID, one incident and its timeline")
+    incidents.add_argument("incident_id", nargs="?", metavar="ID")
+    incidents.add_argument("--status", choices=["open", "mitigated", "resolved"], help="only these (open includes mitigated)")
+    incidents.add_argument("--limit", type=int, default=50)
+    incidents.add_argument("--json", action="store_true", help="one JSON document")
+    incidents.set_defaults(run=lambda a: _with_store(a, _incidents))
+
+
+def _with_store(args: argparse.Namespace, action: Callable[[argparse.Namespace, Engine], int]) -> int:
+    try:
+        settings = load_settings()
+        engine = make_engine(settings.database_url)
+        upgrade(engine, getattr(args, "revision", "head"))
+    except (SettingsError, StoreError) as exc:
+        print(f"lanekeeper {args.command}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return action(args, engine)
+    finally:
+        engine.dispose()
+
+
+def _upgrade(args: argparse.Namespace, engine: Engine) -> int:
+    print(f"store at {engine.url.render_as_string(hide_password=True)} is at revision {args.revision}")
+    return 0
+
+
+def _lanes(args: argparse.Namespace, engine: Engine) -> int:
+    try:
+        policy = load_policy(load_settings().policy)
+    except SettingsError as exc:
+        print(f"lanekeeper lanes: {exc}", file=sys.stderr)
+        return 2
+    stored = snapshot.load(engine)
+    rows = [
+        {**snapshot.describe(s.status, policy), "updated_at": s.updated_at.isoformat().replace("+00:00", "Z")} for s in stored
+    ]
+    if args.json:
+        print(json.dumps({"lanes": rows}, indent=2))
+        return 0
+    if not rows:
+        print("no lane status yet: the server writes it once events arrive (lanekeeper serve, POST /events)")
+        return 0
+    print(
+        _table(
+            ["LANE", "HEALTH", "SEV", "FAIL%", "P99 FIN", "PENDING $", "GAPS", "CANARY", "DIV bps", "AS OF"],
+            [_lane_row(r) for r in rows],
+        )
+    )
+    return 0
+
+
+def _lane_row(row: dict[str, Any]) -> list[str]:
+    f = row["facts"]
+    p99 = "-" if f["finality_p99_s"] is None else f"{f['finality_p99_s']:.0f}s"
+    div = "-" if f["feed_divergence_bps_max"] is None else f"{f['feed_divergence_bps_max']:.1f}"
+    return [
+        row["lane"] + ("" if row["known"] else " (not in policy)"),
+        "healthy" if row["healthy"] else "UNHEALTHY",
+        row["severity"],
+        f"{f['failure_rate'] * 100:.2f}",
+        p99,
+        f"{f['pending_notional_usd']:,.0f}",
+        str(f["seq_gaps"]),
+        f"{f['canary_failures']}/{f['canary_runs']}",
+        div,
+        row["watermark"][11:19] + "Z",
+    ]
+
+
+def _incidents(args: argparse.Namespace, engine: Engine) -> int:
+    if args.incident_id:
+        try:
+            detail = show_incident(engine, args.incident_id)
+        except IncidentError as exc:
+            print(f"lanekeeper incidents: {exc}", file=sys.stderr)
+            return 1
+        doc = detail.as_json()
+        if args.json:
+            print(json.dumps(doc, indent=2))
+            return 0
+        print(f"{doc['incident_id']}  {doc['status'].upper()}  {doc['title']}  lanes: {', '.join(doc['lanes']) or '-'}")
+        print(_table(["ALERT", "NAME", "LANE", "STATUS", "STARTS"], [_alert_row(a) for a in doc["alerts"]]))
+        print()
+        for entry in doc["timeline"]:
+            who = f" by {entry['actor']}" if entry["actor"] else ""
+            print(f"{entry['at']}  {entry['kind']}{who}  {json.dumps(entry['detail'], sort_keys=True)}")
+        return 0
+    rows = [r.as_json() for r in list_incidents(engine, args.status, args.limit)]
+    if args.json:
+        print(json.dumps({"incidents": rows}, indent=2))
+        return 0
+    if not rows:
+        print("no incidents")
+        return 0
+    table = [
+        [
+            r["incident_id"],
+            r["status"],
+            ", ".join(r["lanes"]) or "-",
+            f"{r['alerts_firing']}/{r['alerts_total']}",
+            r["opened_at"],
+            r["title"],
+        ]
+        for r in rows
+    ]
+    print(_table(["ID", "STATUS", "LANES", "FIRING", "OPENED", "TITLE"], table))
+    return 0
+
+
+def _alert_row(alert: dict[str, Any]) -> list[str]:
+    status = alert["status"] + (" (silenced)" if alert["inhibited"] else "")
+    return [alert["alert_id"], alert["name"], alert["lane"] or "-", status, alert["starts_at"]]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=False)]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in [header, *rows])

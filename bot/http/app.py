@@ -1,0 +1,168 @@
+"""The HTTP server (contract §6): webhooks, events, health, metrics, status.
+
+Handlers stay thin: read the body within the size limit, hand it to ingestion or the
+incident engine, answer. Anything that touches the store runs in a worker thread so the
+event loop keeps answering ``/healthz`` during a large ingest. A store outage answers 503
+(senders retry; nothing is acknowledged that was not committed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
+
+from bot.alerts import Alert, PayloadError, parse_alertmanager, parse_grafana, parse_pagerduty, verify_pagerduty_signature
+from bot.http.body import BodyTooLarge, read_body, stream_body
+from bot.incidents import IncidentError
+from bot.incidents.views import list_incidents, show_incident
+from bot.lanes.snapshot import describe
+from bot.runtime import Bot
+
+log = logging.getLogger(__name__)
+Parser = Callable[[bytes, str], list[Alert]]
+PARSERS: dict[str, Parser] = {"alertmanager": parse_alertmanager, "grafana": parse_grafana, "pagerduty": parse_pagerduty}
+
+
+def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(bot.background(stop))] if background else []
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+
+    app = FastAPI(title="Lanekeeper", version="1", lifespan=lifespan)
+
+    @app.middleware("http")
+    async def timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        bot.metrics.request_seconds.labels(request.method, path, str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(OperationalError)
+    async def store_down(_: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("store unavailable: %s", exc.orig)
+        return JSONResponse({"error": f"store unavailable, nothing acknowledged; retry: {exc.orig}"}, status_code=503)
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=413)
+
+    _ingest_routes(app, bot)
+    _read_routes(app, bot)
+    return app
+
+
+def _ingest_routes(app: FastAPI, bot: Bot) -> None:
+    """Everything senders post: events and the three webhooks."""
+    settings = bot.settings
+
+    def authorize(request: Request) -> None:
+        token = settings.webhook_token
+        if token is None:
+            return
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode()):
+            raise HTTPException(401, "missing or wrong bearer token (LANEKEEPER_WEBHOOK_TOKEN)")
+
+    @app.post("/events")
+    async def post_events(request: Request) -> JSONResponse:
+        """NDJSON settlement events (contract §1): valid lines are committed even when others are not."""
+        authorize(request)
+        session = bot.ingestor.session()
+        async for chunk in stream_body(request, settings.max_body_bytes):
+            await run_in_threadpool(session.feed, chunk)
+        report = await run_in_threadpool(session.close)
+        status = 422 if report.rejected and not report.accepted else 200
+        return JSONResponse(report.as_json(), status_code=status)
+
+    @app.post("/webhooks/{sender}")
+    async def post_webhook(sender: str, request: Request) -> JSONResponse:
+        """An Alertmanager (v4), Grafana or PagerDuty (v3) webhook payload, unchanged."""
+        parser = PARSERS.get(sender)
+        if parser is None:
+            raise HTTPException(404, f"unknown sender {sender!r}; use one of {', '.join(PARSERS)}")
+        body = await read_body(request, settings.max_body_bytes)
+        if sender == "pagerduty" and settings.pagerduty_secrets:
+            if not verify_pagerduty_signature(body, request.headers.get("x-pagerduty-signature"), settings.pagerduty_secrets):
+                bot.metrics.payloads_rejected.labels(sender, "401").inc()
+                raise HTTPException(401, "missing or wrong X-PagerDuty-Signature")
+        else:
+            authorize(request)
+        try:
+            alerts = parser(body, settings.lane_label)
+        except PayloadError as exc:
+            bot.metrics.payloads_rejected.labels(sender, str(exc.status)).inc()
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        received = await run_in_threadpool(bot.incidents.receive, alerts)
+        counter = bot.metrics.alerts
+        for outcome in ("new", "duplicates", "resolved", "inhibited"):
+            counter.labels(sender, outcome.removesuffix("s")).inc(getattr(received, outcome))
+        return JSONResponse(
+            {
+                "alerts": len(alerts),
+                "new": received.new,
+                "duplicates": received.duplicates,
+                "resolved": received.resolved,
+                "inhibited": received.inhibited,
+                "incidents": sorted(received.incidents),
+            }
+        )
+
+
+def _read_routes(app: FastAPI, bot: Bot) -> None:
+    """Health, metrics and what people and dashboards read."""
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        problem = await run_in_threadpool(bot.healthy)
+        if problem is not None:
+            return JSONResponse({"ok": False, "error": problem}, status_code=503)
+        return JSONResponse({"ok": True})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(bot.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/lanes")
+    async def lanes() -> dict[str, Any]:
+        """Live lane status: read from memory, no scan of events."""
+        statuses = await run_in_threadpool(bot.live.status)
+        return {"lanes": [describe(s, bot.policy) for s in statuses.values()]}
+
+    @app.get("/lanes/{lane}")
+    async def lane(lane: str) -> dict[str, Any]:
+        found = await run_in_threadpool(bot.live.status, lane)
+        if lane not in found:
+            raise HTTPException(404, f"no events seen for lane {lane!r}")
+        return describe(found[lane], bot.policy)
+
+    @app.get("/incidents")
+    async def incidents(status: str | None = None, limit: int = 50) -> dict[str, Any]:
+        rows = await run_in_threadpool(list_incidents, bot.engine, status, limit)
+        return {"incidents": [r.as_json() for r in rows]}
+
+    @app.get("/incidents/{incident_id}")
+    async def incident(incident_id: str) -> dict[str, Any]:
+        try:
+            detail = await run_in_threadpool(show_incident, bot.engine, incident_id)
+        except IncidentError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return detail.as_json()

@@ -1,0 +1,341 @@
+"""Alerts into incidents, with Alertmanager's semantics, persisted as they happen.
+
+``receive`` stores a webhook's alerts and files them into incidents in one transaction
+(the webhook is answered only after it commits); ``due`` hands out the notifications that
+group_wait / group_interval / repeat_interval say are due, marking them sent in the same
+transaction, so a restart neither loses nor repeats one.
+
+Rules that Alertmanager leaves to the receiver, decided here:
+- an alert is one ``(source, fingerprint, startsAt)``; a re-delivery changes nothing but
+  its receive count, and once resolved it stays resolved (a late "firing" copy of the same
+  alert is stale, not a new problem: a new problem comes with a new startsAt);
+- a group has at most one incident that is not resolved; a firing alert for a group whose
+  incident is resolved opens a new incident, and one for a mitigated incident re-opens it;
+- an incident resolves itself when none of its alerts fires any more.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
+
+from bot.alerts import Alert
+from bot.incidents.rules import Routing
+from bot.store.tables import alerts, incidents, timeline
+
+Clock = Callable[[], datetime]
+IncidentStatus = Literal["open", "mitigated", "resolved"]
+STATUSES: tuple[IncidentStatus, ...] = ("open", "mitigated", "resolved")
+_PG_ALERTS_LOCK = 0x4C4B414C  # "LKAL": replicas file alerts one transaction at a time
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class IncidentError(ValueError):
+    """A request about an incident that cannot be done (unknown id, bad transition)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    incident_id: str
+    reason: Literal["opened", "updated", "resolved", "repeat"]
+
+
+@dataclass(slots=True)
+class Received:
+    """What one delivery did: counts for the webhook's answer and the metrics."""
+
+    new: int = 0
+    duplicates: int = 0
+    resolved: int = 0
+    inhibited: int = 0
+    incidents: set[str] = field(default_factory=set)
+
+
+class IncidentEngine:
+    def __init__(self, engine: Engine, routing: Routing, clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.routing = routing
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def _begin(self, conn: Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_ALERTS_LOCK})
+
+    def receive(self, batch: Sequence[Alert]) -> Received:
+        result = Received()
+        with self._lock, self.engine.begin() as conn:
+            self._begin(conn)
+            now = self.clock()
+            for alert in sorted(batch, key=lambda a: a.starts_at):
+                self._receive_one(conn, alert, now, result)
+        return result
+
+    def _receive_one(self, conn: Connection, alert: Alert, now: datetime, result: Received) -> None:
+        row = conn.execute(select(alerts).where(alerts.c.alert_id == alert.alert_id)).mappings().first()
+        if row is None:
+            result.new += 1
+            conn.execute(insert(alerts).values(**self._alert_values(alert, now)))
+            if alert.status == "firing":
+                self._file_firing(conn, alert, now, result)
+            return
+        seen: dict[str, Any] = {"received": row["received"] + 1, "last_seen": now}
+        if row["status"] == "firing" and alert.status == "resolved":
+            result.resolved += 1
+            conn.execute(
+                update(alerts).where(alerts.c.alert_id == alert.alert_id).values(status="resolved", ends_at=alert.ends_at, **seen)
+            )
+            self._file_resolved(conn, alert, row["incident_id"], now, result)
+        else:
+            result.duplicates += 1
+            conn.execute(update(alerts).where(alerts.c.alert_id == alert.alert_id).values(**seen))
+
+    def _alert_values(self, alert: Alert, now: datetime) -> dict[str, Any]:
+        return {
+            "alert_id": alert.alert_id,
+            "source": alert.source,
+            "fingerprint": alert.fingerprint,
+            "starts_at": alert.starts_at,
+            "ends_at": alert.ends_at,
+            "status": alert.status,
+            "lane": alert.lane,
+            "name": alert.name,
+            "labels": alert.labels,
+            "annotations": alert.annotations,
+            "url": alert.url,
+            "group_key": self.routing.group_key(alert),
+            "equal_key": "\x1f".join(self.routing.equal_key(alert)),
+            "is_source": self.routing.is_source(alert),
+            "inhibited": False,
+            "received": 1,
+            "first_seen": now,
+            "last_seen": now,
+        }
+
+    def _silencer(self, conn: Connection, alert: Alert) -> str | None:
+        """The firing source alert that silences ``alert``, if any."""
+        if self.routing.is_source(alert):
+            return None
+        equal_key = "\x1f".join(self.routing.equal_key(alert))
+        query = select(alerts.c.name, alerts.c.alert_id).where(
+            alerts.c.equal_key == equal_key, alerts.c.status == "firing", alerts.c.is_source.is_(True)
+        )
+        found = conn.execute(query.limit(1)).first()
+        return None if found is None else f"{found.name} ({found.alert_id})"
+
+    def _file_firing(self, conn: Connection, alert: Alert, now: datetime, result: Received) -> None:
+        silencer = self._silencer(conn, alert)
+        group_key = self.routing.group_key(alert)
+        live = (
+            conn.execute(select(incidents).where(incidents.c.group_key == group_key, incidents.c.status != "resolved").limit(1))
+            .mappings()
+            .first()
+        )
+        if silencer is not None:
+            result.inhibited += 1
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.alert_id == alert.alert_id)
+                .values(inhibited=True, incident_id=None if live is None else live["incident_id"])
+            )
+            if live is not None:
+                self._log(conn, live["incident_id"], now, "alert.inhibited", _alert_detail(alert, silenced_by=silencer))
+            return
+        incident_id = self._open(conn, alert, group_key, now) if live is None else live["incident_id"]
+        conn.execute(update(alerts).where(alerts.c.alert_id == alert.alert_id).values(incident_id=incident_id))
+        self._log(conn, incident_id, now, "alert.firing", _alert_detail(alert))
+        if live is not None:
+            self._touch(conn, live, alert, now)  # after the firing entry: the cause reads before its effect
+        result.incidents.add(incident_id)
+        if self.routing.is_source(alert):
+            self._silence_targets(conn, alert, now)
+
+    def _silence_targets(self, conn: Connection, source: Alert, now: datetime) -> None:
+        """A lane-down alert silences that lane's symptom alerts that fire already."""
+        equal_key = "\x1f".join(self.routing.equal_key(source))
+        targets = conn.execute(
+            select(alerts.c.alert_id, alerts.c.incident_id, alerts.c.name).where(
+                alerts.c.equal_key == equal_key,
+                alerts.c.status == "firing",
+                alerts.c.is_source.is_(False),
+                alerts.c.inhibited.is_(False),
+            )
+        ).all()
+        for target in targets:
+            conn.execute(update(alerts).where(alerts.c.alert_id == target.alert_id).values(inhibited=True))
+            if target.incident_id is not None:
+                detail = {"alert_id": target.alert_id, "name": target.name, "silenced_by": f"{source.name} ({source.alert_id})"}
+                self._log(conn, target.incident_id, now, "alert.inhibited", detail)
+
+    def _file_resolved(self, conn: Connection, alert: Alert, incident_id: str | None, now: datetime, result: Received) -> None:
+        if incident_id is not None:
+            self._log(conn, incident_id, now, "alert.resolved", _alert_detail(alert))
+            result.incidents.add(incident_id)
+            still_firing = conn.scalar(
+                select(func.count()).select_from(alerts).where(alerts.c.incident_id == incident_id, alerts.c.status == "firing")
+            )
+            row = conn.execute(select(incidents).where(incidents.c.incident_id == incident_id)).mappings().one()
+            if not still_firing and row["status"] != "resolved":
+                self._set_status(conn, row, "resolved", now, actor=None, note="all alerts resolved")
+        if self.routing.is_source(alert):
+            self._unsilence(conn, alert, now, result)
+
+    def _unsilence(self, conn: Connection, source: Alert, now: datetime, result: Received) -> None:
+        """When the last source alert of an ``equal`` key resolves, its silenced alerts that
+        still fire count again, as if they had just arrived."""
+        equal_key = "\x1f".join(self.routing.equal_key(source))
+        others = conn.scalar(
+            select(func.count())
+            .select_from(alerts)
+            .where(alerts.c.equal_key == equal_key, alerts.c.status == "firing", alerts.c.is_source.is_(True))
+        )
+        if others:
+            return
+        silenced = conn.execute(
+            select(alerts).where(alerts.c.equal_key == equal_key, alerts.c.status == "firing", alerts.c.inhibited.is_(True))
+        ).mappings()
+        for row in list(silenced):
+            conn.execute(update(alerts).where(alerts.c.alert_id == row["alert_id"]).values(inhibited=False))
+            self._file_firing(conn, _alert_of(row), now, result)
+
+    def _open(self, conn: Connection, alert: Alert, group_key: str, now: datetime) -> str:
+        prefix = now.strftime("inc-%Y%m%d-")
+        last = conn.scalar(select(func.max(incidents.c.incident_id)).where(incidents.c.incident_id.like(prefix + "%")))
+        incident_id = f"{prefix}{int(last.removeprefix(prefix)) + 1 if last else 1:04d}"
+        title = f"{alert.name} on {alert.lane}" if alert.lane else alert.name
+        conn.execute(
+            insert(incidents).values(
+                incident_id=incident_id,
+                group_key=group_key,
+                lanes=[alert.lane] if alert.lane else [],
+                status="open",
+                severity=None,
+                title=title,
+                opened_at=now,
+                updated_at=now,
+                first_alert_at=alert.starts_at,
+                notify_at=now + self.routing.group_wait,
+                pending_change=True,
+            )
+        )
+        self._log(conn, incident_id, now, "incident.opened", {"group": group_key, "title": title})
+        return incident_id
+
+    def _touch(self, conn: Connection, row: Any, alert: Alert, now: datetime) -> None:
+        """A new alert in a live incident: add its lane, re-open a mitigated one, and
+        schedule the next notification no sooner than group_interval after the last."""
+        lanes = list(row["lanes"])
+        if alert.lane and alert.lane not in lanes:
+            lanes.append(alert.lane)
+        values: dict[str, Any] = {
+            "lanes": lanes,
+            "updated_at": now,
+            "first_alert_at": min(row["first_alert_at"], alert.starts_at),
+        }
+        values.update(self._schedule(row, now))
+        conn.execute(update(incidents).where(incidents.c.incident_id == row["incident_id"]).values(**values))
+        if row["status"] == "mitigated":
+            self._set_status(conn, row, "open", now, actor=None, note=f"{alert.name} fired again")
+
+    def _schedule(self, row: Any, now: datetime) -> dict[str, Any]:
+        if row["notified_at"] is None:
+            return {"pending_change": True}  # the first notification is already due at group_wait
+        next_at = max(now, row["notified_at"] + self.routing.group_interval)
+        notify_at = next_at if row["notify_at"] is None else min(row["notify_at"], next_at)
+        return {"pending_change": True, "notify_at": notify_at}
+
+    def _set_status(
+        self, conn: Connection, row: Any, status: IncidentStatus, now: datetime, *, actor: str | None, note: str
+    ) -> None:
+        values: dict[str, Any] = {"status": status, "updated_at": now, "resolved_at": now if status == "resolved" else None}
+        values.update(self._schedule(row, now))
+        conn.execute(update(incidents).where(incidents.c.incident_id == row["incident_id"]).values(**values))
+        self._log(conn, row["incident_id"], now, f"incident.{status}", {"from": row["status"], "note": note}, actor=actor)
+
+    def _log(
+        self, conn: Connection, incident_id: str, now: datetime, kind: str, detail: dict[str, Any], *, actor: str | None = None
+    ) -> None:
+        conn.execute(insert(timeline).values(incident_id=incident_id, at=now, kind=kind, actor=actor, detail=detail))
+
+    def set_status(self, incident_id: str, status: IncidentStatus, actor: str, note: str = "") -> None:
+        """A person's lifecycle change (mitigated, resolved, or open again)."""
+        if status not in STATUSES:
+            raise IncidentError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+        with self._lock, self.engine.begin() as conn:
+            self._begin(conn)
+            row = self._row(conn, incident_id)
+            if row["status"] == status:
+                raise IncidentError(f"{incident_id} is already {status}")
+            self._set_status(conn, row, status, self.clock(), actor=actor, note=note or f"set by {actor}")
+
+    def ack(self, incident_id: str, actor: str) -> None:
+        with self._lock, self.engine.begin() as conn:
+            self._begin(conn)
+            row = self._row(conn, incident_id)
+            if row["acked_by"] is not None:
+                raise IncidentError(f"{incident_id} was already acknowledged by {row['acked_by']}")
+            now = self.clock()
+            conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(acked_by=actor, acked_at=now))
+            self._log(conn, incident_id, now, "incident.acknowledged", {}, actor=actor)
+
+    def _row(self, conn: Connection, incident_id: str) -> Any:
+        row = conn.execute(select(incidents).where(incidents.c.incident_id == incident_id)).mappings().first()
+        if row is None:
+            raise IncidentError(f"no incident {incident_id}")
+        return row
+
+    def due(self) -> list[Notification]:
+        """Notifications due now, each handed out once: marked sent before this returns."""
+        with self._lock, self.engine.begin() as conn:
+            self._begin(conn)
+            now = self.clock()
+            rows = conn.execute(
+                select(incidents).where(
+                    (incidents.c.notify_at <= now)
+                    | ((incidents.c.status != "resolved") & (incidents.c.notified_at <= now - self.routing.repeat_interval))
+                )
+            ).mappings()
+            out: list[Notification] = []
+            for row in list(rows):
+                reason: Literal["opened", "updated", "resolved", "repeat"]
+                if row["notified_at"] is None:
+                    reason = "opened"
+                elif row["status"] == "resolved":
+                    reason = "resolved"
+                else:
+                    reason = "updated" if row["pending_change"] else "repeat"
+                conn.execute(
+                    update(incidents)
+                    .where(incidents.c.incident_id == row["incident_id"])
+                    .values(notified_at=now, notify_at=None, pending_change=False)
+                )
+                self._log(conn, row["incident_id"], now, "notified", {"reason": reason})
+                out.append(Notification(row["incident_id"], reason))
+        return out
+
+
+def _alert_detail(alert: Alert, **extra: str) -> dict[str, Any]:
+    return {"alert_id": alert.alert_id, "name": alert.name, "lane": alert.lane, "source": alert.source, **extra}
+
+
+def _alert_of(row: Any) -> Alert:
+    return Alert(
+        source=row["source"],
+        fingerprint=row["fingerprint"],
+        status=row["status"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        lane=row["lane"],
+        name=row["name"],
+        labels=dict(row["labels"]),
+        annotations=dict(row["annotations"]),
+        url=row["url"],
+    )

@@ -1,0 +1,1 @@
+"""Event sources that feed settlement events into the store."""

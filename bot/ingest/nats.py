@@ -1,0 +1,420 @@
+"""Optional event source: a durable NATS JetStream pull consumer that feeds settlement events to the store.
+
+Delivery is at-least-once and the store makes it exactly-once: a message is acked only after
+``commit`` said its events are committed, so a crash, a lost connection or a failed commit
+leads to a redelivery, never to a loss, and the store's dedup by ``event_id`` drops the copy.
+
+Acks use ``ack_sync`` (the server confirms each ack) rather than fire-and-forget ``ack``: a
+plain ack that dies in a broken connection is lost without a trace and the stats would count
+it as done. An unconfirmed ack is counted and logged; the message then comes back after
+``ack_wait`` and is committed again, which the dedup makes harmless. Terms and naks are
+fire-and-forget (nats-py has no confirmed variant) followed by a flush: losing one only means
+the message is delivered again and judged again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, StreamConfig
+
+__all__ = [
+    "Backoff",
+    "BatchOutcome",
+    "Commit",
+    "ConsumerStats",
+    "NatsConfigError",
+    "NatsConsumer",
+    "NatsSource",
+]
+
+PullSubscription = JetStreamContext.PullSubscription
+
+# What a NATS operation raises when the connection or the server is in trouble: nats-py's own
+# errors (timeouts, closed connection, JetStream API errors) and socket errors from connect.
+_NATS_ERRORS = (nats.errors.Error, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class NatsSource:
+    """Where the events are and how to consume them.
+
+    ``ack_wait`` only applies when this consumer creates the durable; an existing durable keeps
+    the settings its owners gave it. ``fetch_wait`` is how long one pull waits for messages and
+    so also how long ``stop`` may take to be noticed while idle.
+    """
+
+    url: str = "nats://127.0.0.1:4222"  # several servers: comma-separated
+    stream: str = "SETTLEMENT"
+    subject: str = "settlement.events"  # may be a wildcard like "settlement.events.>"
+    durable: str = "lanekeeper"
+    batch: int = 500  # messages fetched per pull
+    create_stream: bool = False  # dev/test; production streams are provisioned by their owners
+    ack_wait: float = 30.0
+    fetch_wait: float = 1.0
+    ack_timeout: float = 5.0  # how long to wait for the server to confirm one batch's acks
+    connect_timeout: int = 5
+
+    def __post_init__(self) -> None:
+        if self.batch < 1:
+            raise ValueError(f"batch must be >= 1, not {self.batch}")
+        for name in ("ack_wait", "fetch_wait", "ack_timeout", "connect_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, not {getattr(self, name)}")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What ``commit`` did with one fetched batch.
+
+    ``committed=False``: the commit failed (store down), nothing is acked and every message is
+    delivered again. ``rejected``: index of a message in the batch -> why it holds no valid
+    event; such a message is terminated (redelivering it could never succeed).
+    """
+
+    committed: bool
+    rejected: dict[int, str] = field(default_factory=dict)
+
+
+# Given the raw payloads of one fetched batch (each one event JSON or several NDJSON lines),
+# commits the valid events and says what was rejected. Its declared failure mode is
+# ``committed=False``; an exception is a bug (or a crash) and stops the consumer unacked.
+Commit = Callable[[list[bytes]], Awaitable[BatchOutcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerStats:
+    """Counters since the consumer was created; a snapshot, safe to keep."""
+
+    fetched: int = 0  # messages received, redeliveries included
+    committed_batches: int = 0
+    acked: int = 0  # acks the server confirmed
+    terminated: int = 0  # rejected messages, never redelivered
+    naked: int = 0  # messages handed back for redelivery after a failed commit
+    ack_failures: int = 0  # acks not confirmed: those messages come back after ack_wait
+    commit_failures: int = 0
+    connects: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential delays after consecutive failures (connection or commit): initial, 2x, ... up to maximum."""
+
+    initial: float = 0.5
+    maximum: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.initial <= self.maximum:
+            raise ValueError(f"need 0 < initial <= maximum, not {self.initial}, {self.maximum}")
+
+    def delay(self, failures: int) -> float:
+        return min(self.maximum, self.initial * 2.0 ** max(0, failures - 1))
+
+
+class NatsConfigError(Exception):
+    """The source does not match the server (missing stream, a durable with another filter or ack policy):
+    retrying cannot fix it, so ``run`` stops with this instead of looping."""
+
+
+class _NatsDown(Exception):
+    """A NATS operation failed in a way a new connection may fix."""
+
+    def __init__(self, during: str, cause: BaseException, detail: str | None = None) -> None:
+        super().__init__(f"{during}: {type(cause).__name__}: {cause}" + (f" (last: {detail})" if detail else ""))
+
+
+def _down(during: str, cause: BaseException) -> NoReturn:
+    raise _NatsDown(during, cause) from cause
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep, but wake as soon as ``stop`` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _stream_seq(msg: Msg) -> int:
+    return msg.metadata.sequence.stream
+
+
+class NatsConsumer:
+    """Fetch -> commit -> ack loop over one durable pull consumer, reconnecting with backoff.
+
+    Connections are made with nats-py's own reconnect turned off: every connection loss ends the
+    session, and the next one starts from a fresh connection and re-binds the durable (the
+    server keeps its position), so there is one place that backs off, logs and counts.
+    """
+
+    def __init__(
+        self, source: NatsSource, commit: Commit, *, log: logging.Logger | None = None, backoff: Backoff | None = None
+    ) -> None:
+        self._source = source
+        self._commit = commit
+        self._log = log or logging.getLogger(__name__)
+        self._backoff = backoff or Backoff()
+        self._stats = ConsumerStats()
+        self._connect_failures = 0
+        self._commit_failures = 0
+        self._connected = False
+        self._connect_error: str | None = None
+
+    @property
+    def stats(self) -> ConsumerStats:
+        return self._stats
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set. A batch being committed when it is set is finished (acked) first.
+
+        Raises ``NatsConfigError`` when the server's stream or durable cannot be used, and whatever
+        ``commit`` raises (its messages stay unacked and are redelivered after ``ack_wait``).
+        """
+        while not stop.is_set():
+            try:
+                await self._session(stop)
+            except _NatsDown as exc:
+                self._connect_failures += 1
+                delay = self._backoff.delay(self._connect_failures)
+                self._error(str(exc))
+                self._emit(logging.WARNING, "nats reconnecting", error=str(exc), attempt=self._connect_failures, in_s=delay)
+                await _sleep_unless(stop, delay)
+        self._emit(logging.INFO, "nats consumer stopped", durable=self._source.durable, acked=self._stats.acked)
+
+    # -- one connection -------------------------------------------------------------------
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        nc = Client()
+        self._connect_error = None
+        try:
+            try:
+                await nc.connect(
+                    [url.strip() for url in self._source.url.split(",")],
+                    name="lanekeeper",
+                    allow_reconnect=False,
+                    max_reconnect_attempts=1,  # nats-py then tries each server twice, at once, before giving up
+                    reconnect_time_wait=0,
+                    connect_timeout=self._source.connect_timeout,
+                    ping_interval=10,
+                    max_outstanding_pings=3,
+                    error_cb=self._on_error,
+                )
+            except nats.errors.NoServersError as exc:  # says only that every attempt failed; the last one says why
+                raise _NatsDown("connect", exc, detail=self._connect_error) from exc
+            except _NATS_ERRORS as exc:
+                _down("connect", exc)
+            sub, keepalive_s = await self._bind(nc.jetstream())
+            self._connect_failures = 0
+            self._connected = True
+            self._stats = replace(self._stats, connects=self._stats.connects + 1)
+            while not stop.is_set():
+                msgs = await self._fetch(sub)
+                if msgs:
+                    await self._handle(nc, msgs, keepalive_s, stop)
+        finally:
+            self._connected = False
+            await nc.close()
+
+    async def _on_error(self, exc: Exception) -> None:
+        """nats-py's error callback. While connecting, each failed attempt is kept for the one
+        "nats reconnecting" line rather than logged on its own."""
+        text = f"{type(exc).__name__}: {exc}"
+        if self._connected:
+            self._emit(logging.WARNING, "nats error", error=text)
+        else:
+            self._connect_error = text
+
+    async def _bind(self, js: JetStreamContext) -> tuple[PullSubscription, float]:
+        """Bind the durable (creating it if missing) and check it can give at-least-once delivery."""
+        src = self._source
+        config = ConsumerConfig(
+            durable_name=src.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=src.ack_wait,
+            max_deliver=-1,
+            filter_subject=src.subject,
+        )
+        try:
+            if src.create_stream:
+                await self._ensure_stream(js)
+            sub = await js.pull_subscribe(src.subject, durable=src.durable, stream=src.stream, config=config)
+            info = await sub.consumer_info()
+        except nats.js.errors.NotFoundError as exc:
+            raise NatsConfigError(f"stream {src.stream!r} not found on {self._where()}: {exc}") from exc
+        except nats.js.errors.BadRequestError as exc:
+            raise NatsConfigError(f"the server refused stream {src.stream!r} / durable {src.durable!r}: {exc}") from exc
+        except _NATS_ERRORS as exc:
+            _down("bind", exc)
+        self._check_consumer(info)
+        ack_wait = min([info.config.ack_wait or src.ack_wait, *(info.config.backoff or [])])
+        self._emit(
+            logging.INFO,
+            "nats connected",
+            server=self._where(),
+            stream=src.stream,
+            durable=src.durable,
+            pending=info.num_pending,
+            ack_pending=info.num_ack_pending,
+            ack_wait_s=ack_wait,
+        )
+        return sub, ack_wait / 3
+
+    async def _ensure_stream(self, js: JetStreamContext) -> None:
+        try:
+            await js.stream_info(self._source.stream)
+        except nats.js.errors.NotFoundError:
+            await js.add_stream(StreamConfig(name=self._source.stream, subjects=[self._source.subject]))
+            self._emit(logging.INFO, "nats stream created", stream=self._source.stream, subject=self._source.subject)
+
+    def _check_consumer(self, info: ConsumerInfo) -> None:
+        src, cfg = self._source, info.config
+        where = f"durable {src.durable!r} on stream {src.stream!r}"
+        if cfg.deliver_subject:
+            raise NatsConfigError(f"{where} is a push consumer; a pull consumer is needed")
+        if cfg.ack_policy != AckPolicy.EXPLICIT:
+            raise NatsConfigError(f"{where} has ack policy {cfg.ack_policy}; explicit acks are needed for at-least-once")
+        filters = cfg.filter_subjects or ([cfg.filter_subject] if cfg.filter_subject else [])
+        if filters != [src.subject]:
+            raise NatsConfigError(f"{where} filters {filters}, not {[src.subject]}: it would consume other messages")
+        if cfg.max_deliver is not None and cfg.max_deliver > 0:
+            message = "nats durable drops a message after max_deliver deliveries"
+            self._emit(logging.WARNING, message, durable=src.durable, max_deliver=cfg.max_deliver)
+
+    # -- one batch --------------------------------------------------------------------------
+
+    async def _fetch(self, sub: PullSubscription) -> list[Msg]:
+        try:
+            return await sub.fetch(self._source.batch, timeout=self._source.fetch_wait)
+        except TimeoutError:  # nats' TimeoutError and FetchTimeoutError: nothing arrived, the normal idle case
+            return []
+        except _NATS_ERRORS as exc:
+            _down("fetch", exc)
+
+    async def _handle(self, nc: Client, msgs: list[Msg], keepalive_s: float, stop: asyncio.Event) -> None:
+        self._stats = replace(self._stats, fetched=self._stats.fetched + len(msgs))
+        outcome = await self._commit_kept_alive(msgs, keepalive_s)
+        if not outcome.committed:
+            await self._redeliver(nc, msgs, stop)
+            return
+        self._commit_failures = 0
+        bad = [i for i in outcome.rejected if not 0 <= i < len(msgs)]
+        if bad:
+            raise ValueError(f"commit rejected message indices {bad} of a batch of {len(msgs)}")
+        try:
+            for i, reason in sorted(outcome.rejected.items()):
+                self._emit(logging.WARNING, "nats message rejected, terminated", stream_seq=_stream_seq(msgs[i]), reason=reason)
+                await msgs[i].term()
+            if outcome.rejected:
+                await nc.flush(timeout=max(1, round(self._source.ack_timeout)))
+        except _NATS_ERRORS as exc:
+            _down("term", exc)
+        self._stats = replace(self._stats, terminated=self._stats.terminated + len(outcome.rejected))
+        acked = await self._ack(nc, [m for i, m in enumerate(msgs) if i not in outcome.rejected])
+        self._stats = replace(self._stats, committed_batches=self._stats.committed_batches + 1)
+        self._emit(
+            logging.INFO,
+            "nats batch committed",
+            messages=len(msgs),
+            acked=acked,
+            terminated=len(outcome.rejected),
+            redelivered=sum(m.metadata.num_delivered > 1 for m in msgs),  # > 0: the store's dedup is what keeps them single
+            first_seq=_stream_seq(msgs[0]),
+            last_seq=_stream_seq(msgs[-1]),
+        )
+
+    async def _commit_kept_alive(self, msgs: list[Msg], every_s: float) -> BatchOutcome:
+        """Run ``commit``, telling the server every ``every_s`` that the batch is in progress so a
+        slow commit does not make it redeliver the batch in the middle."""
+        keepalive = asyncio.create_task(self._keep_alive(msgs, every_s))
+        try:
+            outcome = await self._commit([m.data for m in msgs])
+        finally:
+            keepalive.cancel()
+            await asyncio.wait([keepalive])
+        if not keepalive.cancelled() and (error := keepalive.exception()) is not None:
+            raise error  # a bug in the keepalive itself: NATS errors end it quietly
+        return outcome
+
+    async def _keep_alive(self, msgs: list[Msg], every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                for msg in msgs:
+                    await msg.in_progress()
+            except _NATS_ERRORS as exc:  # best effort: the fetch or the acks will see the broken connection
+                self._emit(logging.DEBUG, "nats keepalive failed", error=str(exc))
+                return
+
+    async def _redeliver(self, nc: Client, msgs: list[Msg], stop: asyncio.Event) -> None:
+        """The commit failed: hand the batch back with a delay, and wait as long before fetching again."""
+        self._commit_failures += 1
+        delay = self._backoff.delay(self._commit_failures)
+        self._stats = replace(self._stats, commit_failures=self._stats.commit_failures + 1, last_error="commit failed")
+        self._emit(
+            logging.WARNING,
+            "nats commit failed, batch handed back",
+            messages=len(msgs),
+            first_seq=_stream_seq(msgs[0]),
+            attempt=self._commit_failures,
+            redelivery_in_s=delay,
+        )
+        naked = 0
+        try:
+            for msg in msgs:
+                await msg.nak(delay=delay)
+                naked += 1
+            await nc.flush(timeout=max(1, round(self._source.ack_timeout)))
+        except _NATS_ERRORS as exc:  # those not handed back come back after ack_wait
+            _down("nak", exc)
+        finally:
+            self._stats = replace(self._stats, naked=self._stats.naked + naked)
+        await _sleep_unless(stop, delay)
+
+    async def _ack(self, nc: Client, msgs: list[Msg]) -> int:
+        """Ack with server confirmation, all at once; returns how many were confirmed."""
+        results = await asyncio.gather(*(m.ack_sync(timeout=self._source.ack_timeout) for m in msgs), return_exceptions=True)
+        failed: list[tuple[Msg, BaseException]] = []
+        for msg, result in zip(msgs, results, strict=True):
+            if isinstance(result, BaseException):
+                if isinstance(result, nats.errors.MsgAlreadyAckdError) or not isinstance(result, _NATS_ERRORS):
+                    raise result  # a bug here, not a network problem
+                failed.append((msg, result))
+        acked = len(msgs) - len(failed)
+        self._stats = replace(self._stats, acked=self._stats.acked + acked, ack_failures=self._stats.ack_failures + len(failed))
+        if failed:
+            error = f"{type(failed[0][1]).__name__}: {failed[0][1]}"
+            self._error(f"ack: {error}")
+            self._emit(
+                logging.WARNING,
+                "nats acks unconfirmed, those messages will be redelivered",
+                messages=len(failed),
+                stream_seqs=[_stream_seq(m) for m, _ in failed][:20],
+                error=error,
+            )
+            if nc.is_closed:
+                _down("ack", failed[0][1])
+        return acked
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        """The servers, without any credentials the URL may hold."""
+        parts = (urlsplit(u if "://" in u else f"nats://{u}") for u in (u.strip() for u in self._source.url.split(",")))
+        return ",".join(f"{p.hostname}:{p.port or 4222}" for p in parts)
+
+    def _error(self, text: str) -> None:
+        self._stats = replace(self._stats, last_error=text)
+
+    def _emit(self, level: int, message: str, **fields: object) -> None:
+        """One line per notable thing; the fields go in ``extra``, as everywhere in the bot (see ``bot.logs``)."""
+        self._log.log(level, message, extra=fields)

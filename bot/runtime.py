@@ -1,0 +1,171 @@
+"""The running bot: settings, store, live status, ingestion and incidents wired together.
+
+Start-up order matters for "nothing lost": migrate, rebuild live lane status from the
+store, and only then take traffic. The background loop hands out due notifications and
+persists lane status for other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from bot.config import Settings, SettingsError
+from bot.incidents import IncidentEngine, Notification, Routing
+from bot.incidents.engine import Clock, utcnow
+from bot.incidents.views import open_count
+from bot.ingest.events import EventIngestor
+from bot.ingest.nats import BatchOutcome, NatsConfigError, NatsConsumer, NatsSource
+from bot.lanes import snapshot
+from bot.lanes.live import LiveLanes
+from bot.metrics import Metrics
+from bot.store.engine import make_engine, upgrade
+from bot.store.events import EventStore
+from validators.events import FeedPrice
+from validators.policy import Policy, PolicyError, parse_policy
+
+log = logging.getLogger(__name__)
+DEFAULT_POLICY = Path(__file__).with_name("defaults") / "policy.yaml"
+TICK_S = 0.5
+SNAPSHOT_EVERY_S = 1.0
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The policy file, or the embedded default; a bad file stops start-up with one line."""
+    source = path or DEFAULT_POLICY
+    try:
+        return parse_policy(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"LANEKEEPER_POLICY: cannot read {source}: {exc.strerror}") from None
+    except PolicyError as exc:
+        raise SettingsError(f"LANEKEEPER_POLICY: {source}: {exc}") from None
+
+
+class Bot:
+    def __init__(self, settings: Settings, clock: Clock = utcnow) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.policy = load_policy(settings.policy)
+        self.engine = make_engine(settings.database_url)
+        self.metrics = Metrics()
+        self.events = EventStore(self.engine)
+        self.live = LiveLanes(settings.status_window, now=clock)
+        self.ingestor = EventIngestor(self.events, self.live, self.metrics)
+        routing = Routing.from_settings(
+            group_by=settings.group_by,
+            group_wait=settings.group_wait,
+            group_interval=settings.group_interval,
+            repeat_interval=settings.repeat_interval,
+            inhibit_source=settings.inhibit_source,
+            inhibit_equal=settings.inhibit_equal,
+        )
+        self.incidents = IncidentEngine(self.engine, routing, clock)
+        self.on_notify: list[Callable[[Notification], None]] = []
+        self._last_snapshot = datetime.min.replace(tzinfo=clock().tzinfo)
+
+    def start(self) -> None:
+        """Migrate and rebuild live status; call before taking traffic."""
+        upgrade(self.engine)
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.begin() as conn:  # fresh planner statistics: the rebuild's anti-join needs them
+                conn.execute(text("ANALYZE events"))
+        self._rebuild_live()
+        self.metrics.incidents_open.set(open_count(self.engine))
+
+    def _rebuild_live(self) -> None:
+        watermarks = self.events.watermarks()
+        if not watermarks:
+            return
+        window: timedelta = self.settings.status_window
+        now = self.clock()
+        start = min(min(wm, now) for wm in watermarks.values()) - window
+        # Reference prices pair with lane prices at or after them: one window more of them
+        # covers any reference feed that still ticks (a staler one is not a price).
+        references = [ev for ev in self.events.between(start - window, start) if isinstance(ev, FeedPrice)]
+        older = self.events.open_before(start)
+        recent = self.events.between(start, max(watermarks.values()) + timedelta(microseconds=1))
+        for part in (references, older, recent):
+            self.live.add(part)
+        log.info("live lane status rebuilt from %d events since %s", len(recent), start.isoformat())
+
+    def healthy(self) -> str | None:
+        """None when the store answers; else why not."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            return f"store unreachable: {exc.orig}"
+        return None
+
+    def tick(self) -> list[Notification]:
+        """One round of background work: due notifications, lane status snapshot, gauges."""
+        due = self.incidents.due()
+        for note in due:
+            self.metrics.notifications.labels(note.reason).inc()
+            log.info("incident notification due", extra={"incident_id": note.incident_id, "reason": note.reason})
+            for hook in self.on_notify:
+                hook(note)
+        now = self.clock()
+        if self.ingestor.dirty.is_set() and (now - self._last_snapshot).total_seconds() >= SNAPSHOT_EVERY_S:
+            self.ingestor.dirty.clear()
+            self.save_snapshot(now)
+        self.metrics.incidents_open.set(open_count(self.engine))
+        return due
+
+    def save_snapshot(self, now: datetime | None = None) -> None:
+        now = now or self.clock()
+        statuses = self.live.status()
+        snapshot.save(self.engine, statuses.values(), now)
+        for lane, status in statuses.items():
+            self.metrics.lane_watermark.labels(lane).set(status.watermark.timestamp())
+        self._last_snapshot = now
+
+    async def _commit_nats(self, payloads: list[bytes]) -> BatchOutcome:
+        try:
+            rejected = await asyncio.to_thread(self.ingestor.commit_messages, payloads, "nats")
+        except OperationalError as exc:
+            log.warning("store unavailable, NATS batch handed back: %s", exc.orig)
+            return BatchOutcome(committed=False)
+        return BatchOutcome(committed=True, rejected=rejected)
+
+    def nats_consumer(self) -> NatsConsumer | None:
+        """The JetStream consumer when LANEKEEPER_NATS_URL is set."""
+        s = self.settings
+        if s.nats_url is None:
+            return None
+        source = NatsSource(url=s.nats_url, stream=s.nats_stream, subject=s.nats_subject, durable=s.nats_durable)
+        return NatsConsumer(source, self._commit_nats)
+
+    async def background(self, stop: asyncio.Event) -> None:
+        """Tick until ``stop``; a store outage is logged and retried, never fatal."""
+        consumer = self.nats_consumer()
+        tasks = [asyncio.create_task(self._consume(consumer, stop))] if consumer is not None else []
+        await self._tick_until(stop)
+        await asyncio.gather(*tasks)
+
+    async def _consume(self, consumer: NatsConsumer, stop: asyncio.Event) -> None:
+        try:
+            await consumer.run(stop)
+        except NatsConfigError as exc:  # retrying cannot fix it; HTTP ingestion goes on
+            log.error("NATS consumer stopped: %s", exc)
+
+    async def _tick_until(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.tick)
+            except OperationalError as exc:
+                log.warning("background tick failed, retrying: %s", exc.orig)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_S)
+
+    def close(self) -> None:
+        if self.ingestor.dirty.is_set():
+            self.save_snapshot()
+        self.engine.dispose()
