@@ -31,8 +31,9 @@ services:
 test: lint typecheck services
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(STAMP) services
 	$(BIN)/python bench/validate_speed.py
+	$(BIN)/python bench/ingest_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

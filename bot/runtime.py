@@ -24,7 +24,7 @@ from bot.incidents.views import open_count
 from bot.ingest.events import EventIngestor
 from bot.ingest.nats import BatchOutcome, NatsConfigError, NatsConsumer, NatsSource
 from bot.lanes import snapshot
-from bot.lanes.live import LiveLanes
+from bot.lanes.live import LaneStatus, LiveLanes
 from bot.metrics import Metrics
 from bot.store.engine import make_engine, upgrade
 from bot.store.events import EventStore
@@ -95,6 +95,10 @@ class Bot:
             self.live.add(part)
         log.info("live lane status rebuilt from %d events since %s", len(recent), start.isoformat())
 
+    def lane_status(self, lane: str | None = None) -> dict[str, LaneStatus]:
+        """Live lane status including every event committed so far."""
+        return self.ingestor.settle().status(lane)
+
     def healthy(self) -> str | None:
         """None when the store answers; else why not."""
         try:
@@ -121,7 +125,7 @@ class Bot:
 
     def save_snapshot(self, now: datetime | None = None) -> None:
         now = now or self.clock()
-        statuses = self.live.status()
+        statuses = self.lane_status()
         snapshot.save(self.engine, statuses.values(), now)
         for lane, status in statuses.items():
             self.metrics.lane_watermark.labels(lane).set(status.watermark.timestamp())

@@ -138,7 +138,7 @@ def test_the_snapshot_lets_other_processes_read_lane_status(client: TestClient, 
     client.post("/events", content=incident_stream().ndjson())
     bot.save_snapshot()
     [row] = snapshot.load(bot.engine)
-    assert row.status == bot.live.status()["l2-arb"]
+    assert row.status == bot.lane_status()["l2-arb"]
 
 
 def test_healthz_answers_ok_while_the_store_answers(client: TestClient) -> None:

@@ -75,7 +75,7 @@ def test_events_from_jetstream_are_committed_once_and_counted_live(database_url:
         terminated = {"source": "nats", "outcome": "rejected"}
         asyncio.run(_run_until(bot, lambda: stored(bot) == len(lines) and sample("lanekeeper_events_total", terminated) == 1))
         assert stored(bot) == len(lines)
-        facts = bot.live.status()["l2-arb"].facts
+        facts = bot.lane_status()["l2-arb"].facts
         assert (facts.submitted, facts.finalized, facts.failed) == (30, 27, 3)
         assert sample("lanekeeper_events_total", {"source": "nats", "outcome": "stored"}) == len(lines)
         assert sample("lanekeeper_events_total", {"source": "nats", "outcome": "duplicate"}) == 1

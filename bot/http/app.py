@@ -144,12 +144,12 @@ def _read_routes(app: FastAPI, bot: Bot) -> None:
     @app.get("/lanes")
     async def lanes() -> dict[str, Any]:
         """Live lane status: read from memory, no scan of events."""
-        statuses = await run_in_threadpool(bot.live.status)
+        statuses = await run_in_threadpool(bot.lane_status)
         return {"lanes": [describe(s, bot.policy) for s in statuses.values()]}
 
     @app.get("/lanes/{lane}")
     async def lane(lane: str) -> dict[str, Any]:
-        found = await run_in_threadpool(bot.live.status, lane)
+        found = await run_in_threadpool(bot.lane_status, lane)
         if lane not in found:
             raise HTTPException(404, f"no events seen for lane {lane!r}")
         return describe(found[lane], bot.policy)

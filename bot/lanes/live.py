@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -99,7 +100,7 @@ class LiveLanes:
             lane = self._lane(ev.lane)
             lane.seen(ev.ts)
             touched.add(ev.lane)
-            heapq.heappush(lane.arrivals, (ev.ts, order, ev))
+            lane.arrivals.append((ev.ts, order, ev))
         for name in touched:
             self._advance(self._lanes[name])
         self._flush()
@@ -127,10 +128,12 @@ class LiveLanes:
         lane.watermark = watermark
         start, end = watermark - self.window, watermark + _US
         arrivals = lane.arrivals
-        while arrivals and arrivals[0][0] < end:
-            ts, order, ev = heapq.heappop(arrivals)
+        arrivals.sort()  # nearly sorted already (senders send in time order): linear in practice
+        cut = bisect_left(arrivals, (end,))
+        for ts, order, ev in arrivals[:cut]:
             if ts >= start:
                 self._enter(lane, ev, order)
+        del arrivals[:cut]
         expiring = lane.inside
         while expiring and expiring[0][0] < start:
             _, order, ev = heapq.heappop(expiring)

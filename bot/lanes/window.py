@@ -38,9 +38,10 @@ class LaneStatus:
 
 
 class LaneWindow:
-    """The state of one lane. Heaps hold ``(ts, arrival order, event)``: ``arrivals`` not
-    yet admitted (beyond the watermark), ``inside`` the window's events (to expire), ``due``
-    ``(ts, settlement_id)`` when a settlement's pending state turns."""
+    """The state of one lane. ``arrivals`` lists ``(ts, arrival order, event)`` not yet
+    admitted (sorted when the window moves); heaps hold ``inside``, the window's events in
+    time order (to expire), and ``due``, ``(ts, settlement_id)`` when a settlement's pending
+    state turns."""
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -85,5 +85,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                     connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK})
                     connection.commit()
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot migrate the store at {engine.url.render_as_string(hide_password=True)}: {exc}") from exc
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one line, whatever the driver wrote
+        raise StoreError(f"cannot migrate the store at {engine.url.render_as_string(hide_password=True)}: {reason}") from exc
     log.info("store schema at %s", revision)

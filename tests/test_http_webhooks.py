@@ -1,0 +1,176 @@
+"""The three webhook endpoints with the tools' own payloads, through the real app, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from test_alert_payloads import doc, raw
+
+from bot.config import Settings
+from bot.http.app import create_app
+from bot.runtime import Bot
+from bot.store.tables import alerts, incidents
+
+
+def running(database_url: str, **settings: Any) -> Bot:
+    bot = Bot(Settings(_env_file=None, database_url=database_url, **settings))  # type: ignore[call-arg]
+    bot.start()
+    return bot
+
+
+@pytest.fixture
+def bot(database_url: str) -> Iterator[Bot]:
+    started = running(database_url)
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def client(bot: Bot) -> Iterator[TestClient]:
+    with TestClient(create_app(bot, background=False)) as test_client:
+        yield test_client
+
+
+def count(bot: Bot, table: Any) -> int:
+    with bot.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(table)) or 0)
+
+
+@pytest.mark.parametrize(
+    ("sender", "fixture", "stored", "lanes"),
+    [
+        ("alertmanager", "alertmanager-firing.json", 3, [["l1-eth"], ["l2-arb"]]),
+        ("grafana", "grafana-firing.json", 1, [["l2-op"]]),
+        ("pagerduty", "pagerduty-triggered.json", 1, [["l2-zk"]]),
+    ],
+)
+def test_each_senders_payload_opens_incidents_by_lane(
+    client: TestClient, bot: Bot, sender: str, fixture: str, stored: int, lanes: list[list[str]]
+) -> None:
+    answer = client.post(f"/webhooks/{sender}", content=raw(fixture), headers={"content-type": "application/json"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["alerts"], body["new"], body["duplicates"]) == (stored, stored, 0)
+    assert count(bot, alerts) == stored
+    listed = client.get("/incidents").json()["incidents"]
+    assert sorted(i["lanes"] for i in listed) == lanes
+    assert all(i["status"] == "open" for i in listed)
+
+
+def test_a_redelivered_webhook_stores_nothing_twice(client: TestClient, bot: Bot) -> None:
+    first = client.post("/webhooks/alertmanager", content=raw("alertmanager-firing.json")).json()
+    again = client.post("/webhooks/alertmanager", content=raw("alertmanager-firing.json")).json()
+    assert (again["new"], again["duplicates"], again["incidents"]) == (0, 3, [])
+    assert count(bot, alerts) == first["new"] == 3
+    assert count(bot, incidents) == 2
+
+
+def test_resolved_deliveries_resolve_the_incident(client: TestClient) -> None:
+    client.post("/webhooks/alertmanager", content=raw("alertmanager-firing.json"))
+    answer = client.post("/webhooks/alertmanager", content=raw("alertmanager-resolved.json")).json()
+    assert answer["resolved"] == 2
+    [incident_id] = answer["incidents"]
+    detail = client.get(f"/incidents/{incident_id}").json()
+    assert (detail["status"], detail["lanes"]) == ("resolved", ["l2-arb"])
+    assert [e["kind"] for e in detail["timeline"]][-3:] == ["alert.resolved", "alert.resolved", "incident.resolved"]
+    assert client.get("/incidents/inc-nope").status_code == 404
+
+
+def test_pagerduty_triggered_then_resolved_is_one_alert(client: TestClient, bot: Bot) -> None:
+    for name in (
+        "pagerduty-triggered.json",
+        "pagerduty-acknowledged.json",
+        "pagerduty-annotated.json",
+        "pagerduty-resolved.json",
+    ):
+        assert client.post("/webhooks/pagerduty", content=raw(name)).status_code == 200
+    assert count(bot, alerts) == 1
+    [incident] = client.get("/incidents").json()["incidents"]
+    assert (incident["status"], incident["lanes"]) == ("resolved", ["l2-zk"])
+
+
+def test_a_lane_down_alert_silences_the_lanes_symptoms(client: TestClient) -> None:
+    client.post("/webhooks/alertmanager", content=raw("alertmanager-lanedown.json"))
+    answer = client.post("/webhooks/alertmanager", content=raw("alertmanager-firing.json")).json()
+    assert answer["inhibited"] == 2  # the two l2-arb symptoms; l1-eth's canary is not silenced
+    open_ids = [i["incident_id"] for i in client.get("/incidents?status=open").json()["incidents"]]
+    assert len(open_ids) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        (b"{not json", 400, "not JSON"),
+        (b"[]", 400, "expected a JSON object"),
+        (json.dumps({"version": "4", "status": "firing", "alerts": [{"status": "firing"}]}).encode(), 422, "alerts[0].labels"),
+    ],
+)
+def test_a_bad_payload_is_refused_with_the_reason_and_nothing_stored(
+    client: TestClient, bot: Bot, body: bytes, status: int, reason: str
+) -> None:
+    answer = client.post("/webhooks/alertmanager", content=body)
+    assert answer.status_code == status
+    assert reason in answer.json()["error"]
+    assert count(bot, alerts) == 0
+    sample = bot.metrics.registry.get_sample_value
+    assert sample("lanekeeper_payloads_rejected_total", {"sender": "alertmanager", "status": str(status)}) == 1
+
+
+def test_one_bad_alert_refuses_the_whole_payload(client: TestClient, bot: Bot) -> None:
+    payload = doc("alertmanager-firing.json")
+    payload["alerts"][2]["startsAt"] = "not a time"
+    answer = client.post("/webhooks/alertmanager", content=json.dumps(payload).encode())
+    assert answer.status_code == 422
+    assert answer.json()["error"].startswith("alerts[2].startsAt")
+    assert count(bot, alerts) == 0  # the two valid alerts beside it are not half-stored
+
+
+def test_an_unknown_sender_is_a_404(client: TestClient) -> None:
+    answer = client.post("/webhooks/nagios", content=b"{}")
+    assert answer.status_code == 404
+    assert "alertmanager" in answer.json()["detail"]
+
+
+def test_the_bearer_token_guards_webhooks_and_events_when_set(database_url: str) -> None:
+    bot = running(database_url, webhook_token="t0ken")
+    try:
+        with TestClient(create_app(bot, background=False)) as client:
+            assert client.post("/webhooks/alertmanager", content=raw("alertmanager-firing.json")).status_code == 401
+            assert client.post("/events", content=b"").status_code == 401
+            wrong = {"authorization": "Bearer nope"}
+            assert client.post("/webhooks/grafana", content=raw("grafana-firing.json"), headers=wrong).status_code == 401
+            good = {"authorization": "Bearer t0ken"}
+            assert client.post("/webhooks/grafana", content=raw("grafana-firing.json"), headers=good).status_code == 200
+    finally:
+        bot.close()
+
+
+def test_pagerduty_signatures_are_required_when_secrets_are_set(database_url: str) -> None:
+    bot = running(database_url, pagerduty_secrets="old-secret,new-secret")
+    body = raw("pagerduty-triggered.json")
+    signature = "v1=" + hmac.new(b"new-secret", body, hashlib.sha256).hexdigest()
+    try:
+        with TestClient(create_app(bot, background=False)) as client:
+            assert client.post("/webhooks/pagerduty", content=body).status_code == 401
+            forged = {"x-pagerduty-signature": "v1=" + "0" * 64}
+            assert client.post("/webhooks/pagerduty", content=body, headers=forged).status_code == 401
+            signed = {"x-pagerduty-signature": signature}
+            assert client.post("/webhooks/pagerduty", content=body, headers=signed).status_code == 200
+    finally:
+        bot.close()
+
+
+def test_the_background_tick_hands_out_the_first_notification(client: TestClient, bot: Bot) -> None:
+    client.post("/webhooks/grafana", content=raw("grafana-firing.json"))
+    notes = bot.tick()
+    assert [n.reason for n in notes] == ["opened"]
+    assert bot.tick() == []
+    assert bot.metrics.registry.get_sample_value("lanekeeper_notifications_total", {"reason": "opened"}) == 1
+    assert bot.metrics.registry.get_sample_value("lanekeeper_incidents_open") == 1
