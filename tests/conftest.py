@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from helpers import EXAMPLE, Stream, load_example
 from sqlalchemy import Engine
-from stores import empty, migrated, postgres_database, sqlite_url
+from stores import empty, migrated, postgres_database, running, sqlite_url
 
+from bot.http.app import create_app
+from bot.runtime import Bot
 from prompts import proposal_schema
 from validators import Checker, Policy, parse_policy
 from validators.events import Event
@@ -65,3 +68,18 @@ def store_engine(database_url: str) -> Iterator[Engine]:
     engine = migrated(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def bot(database_url: str) -> Iterator[Bot]:
+    """The bot as ``lanekeeper serve`` runs it, on each store."""
+    started = running(database_url)
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def client(bot: Bot) -> Iterator[TestClient]:
+    """Its HTTP app, without the background loop: tests call ``bot.tick()`` themselves."""
+    with TestClient(create_app(bot, background=False)) as test_client:
+        yield test_client

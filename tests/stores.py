@@ -11,10 +11,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy import Engine, text
 
+from bot.config import Settings
+from bot.runtime import Bot
 from bot.store.engine import make_engine, upgrade
 from bot.store.tables import metadata
 
@@ -59,3 +62,10 @@ def empty(engine: Engine) -> None:
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(text(f"DELETE FROM {table.name}"))
+
+
+def running(database_url: str, **settings: Any) -> Bot:
+    """A started bot on ``database_url``; no ``.env`` is read, only what the test sets."""
+    bot = Bot(Settings(_env_file=None, database_url=database_url, **settings))  # type: ignore[call-arg]
+    bot.start()
+    return bot

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from helpers import Stream
+from stores import running
 from test_alert_payloads import raw
 
 from bot.cli.main import main
-from bot.config import Settings
 from bot.http.app import create_app
-from bot.runtime import Bot
 
 
 @pytest.fixture
@@ -25,8 +24,7 @@ def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) ->
 
 def fill(database_url: str) -> None:
     """What a running server leaves in the store: events, their lane status, incidents."""
-    bot = Bot(Settings(_env_file=None, database_url=database_url))  # type: ignore[call-arg]
-    bot.start()
+    bot = running(database_url)
     try:
         with TestClient(create_app(bot, background=False)) as client:
             stream = Stream()

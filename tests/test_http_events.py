@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from helpers import T0, Stream, chunks
 from sqlalchemy import func, select
+from stores import running
 
 from bot.config import Settings
 from bot.http.app import create_app
@@ -16,20 +15,6 @@ from bot.lanes import snapshot
 from bot.runtime import Bot
 from bot.store.tables import events as events_table
 from validators.facts import Window, compute_facts
-
-
-@pytest.fixture
-def bot(database_url: str) -> Iterator[Bot]:
-    running = Bot(Settings(_env_file=None, database_url=database_url))  # type: ignore[call-arg]
-    running.start()
-    yield running
-    running.close()
-
-
-@pytest.fixture
-def client(bot: Bot) -> Iterator[TestClient]:
-    with TestClient(create_app(bot, background=False)) as test_client:
-        yield test_client
 
 
 def stored(bot: Bot) -> int:
@@ -96,8 +81,7 @@ def test_a_body_streamed_in_small_chunks_splits_lines_correctly(client: TestClie
 
 
 def test_a_body_over_the_limit_is_refused_with_413(database_url: str) -> None:
-    bot = Bot(Settings(_env_file=None, database_url=database_url, max_body_bytes=100))  # type: ignore[call-arg]
-    bot.start()
+    bot = running(database_url, max_body_bytes=100)
     try:
         with TestClient(create_app(bot, background=False)) as client:
             answer = client.post("/events", content=incident_stream().ndjson())
@@ -125,8 +109,7 @@ def test_lane_status_matches_the_facts_of_the_events(client: TestClient) -> None
 def test_lane_status_survives_a_restart(database_url: str, client: TestClient, bot: Bot) -> None:
     client.post("/events", content=incident_stream().ndjson())
     before = client.get("/lanes").json()
-    restarted = Bot(Settings(_env_file=None, database_url=database_url))  # type: ignore[call-arg]
-    restarted.start()
+    restarted = running(database_url)
     try:
         with TestClient(create_app(restarted, background=False)) as again:
             assert again.get("/lanes").json() == before

@@ -5,37 +5,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from stores import running
 from test_alert_payloads import doc, raw
 
-from bot.config import Settings
 from bot.http.app import create_app
 from bot.runtime import Bot
 from bot.store.tables import alerts, incidents
-
-
-def running(database_url: str, **settings: Any) -> Bot:
-    bot = Bot(Settings(_env_file=None, database_url=database_url, **settings))  # type: ignore[call-arg]
-    bot.start()
-    return bot
-
-
-@pytest.fixture
-def bot(database_url: str) -> Iterator[Bot]:
-    started = running(database_url)
-    yield started
-    started.close()
-
-
-@pytest.fixture
-def client(bot: Bot) -> Iterator[TestClient]:
-    with TestClient(create_app(bot, background=False)) as test_client:
-        yield test_client
 
 
 def count(bot: Bot, table: Any) -> int:
