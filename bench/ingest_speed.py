@@ -20,8 +20,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -48,15 +50,23 @@ def json_parse_seconds(parts: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def ingest(url: str, parts: list[bytes]) -> tuple[float, int]:
-    stored = 0
-    with httpx.Client(base_url=url, timeout=300) as client:
-        started = time.perf_counter()
-        for body in parts:
-            answer = client.post("/events", content=body, headers={"content-type": "application/x-ndjson"})
-            answer.raise_for_status()
-            stored += answer.json()["stored"]
-        return time.perf_counter() - started, stored
+def ingest(url: str, parts: list[bytes], senders: int) -> tuple[float, int]:
+    """Send every body; ``senders`` clients at once, each on its own keep-alive connection."""
+
+    def send(share: list[bytes]) -> int:
+        stored = 0
+        with httpx.Client(base_url=url, timeout=300) as client:
+            for body in share:
+                answer = client.post("/events", content=body, headers={"content-type": "application/x-ndjson"})
+                answer.raise_for_status()
+                stored += answer.json()["stored"]
+        return stored
+
+    shares = [parts[i::senders] for i in range(senders)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(senders) as pool:
+        stored = sum(pool.map(send, shares))
+    return time.perf_counter() - started, stored
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -89,15 +99,16 @@ def peak_rss_mib(server: ServerProcess) -> float:
 
 
 def run_store(
-    name: str, database_url: str, parts: list[bytes], *, events: int, json_s: float, queries: int, work: Path
+    name: str, database_url: str, parts: list[bytes], *, events: int, json_s: float, queries: int, senders: int, work: Path
 ) -> dict[str, object]:
     print(f"\n[{name}] ingesting {events:,} events in {len(parts)} bodies ...", flush=True)
     server = ServerProcess({"LANEKEEPER_DATABASE_URL": database_url}, work / f"{name}.log").start()
     try:
-        seconds, stored = ingest(server.url, parts)
+        seconds, stored = ingest(server.url, parts, senders)
         assert stored == events, f"stored {stored} of {events}"
         result: dict[str, object] = {
             "events": events,
+            "senders": senders,
             "seconds": round(seconds, 2),
             "events_per_s": round(events / seconds),
             "ratio_to_json_parse": round(seconds / json_s, 2),
@@ -125,6 +136,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--body-lines", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--senders", type=int, default=1, help="concurrent clients (a pipeline with several producers)")
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -137,16 +149,21 @@ def main() -> None:
     results: dict[str, object] = {"json_parse_s": round(json_s, 2), "body_lines": args.body_lines}
     with tempfile.TemporaryDirectory(prefix="lanekeeper-bench-") as tmp:
         work = Path(tmp)
+        options: dict[str, Any] = {
+            "events": events,
+            "json_s": json_s,
+            "queries": args.queries,
+            "senders": args.senders,
+            "work": work,
+        }
         for name in args.stores.split(","):
             if name == "sqlite":
-                results[name] = run_store(
-                    name, f"sqlite:///{work / 'bench.db'}", parts, events=events, json_s=json_s, queries=args.queries, work=work
-                )
+                results[name] = run_store(name, f"sqlite:///{work / 'bench.db'}", parts, **options)
             else:
-                database: Iterator[str] = postgres_database()
+                database: Generator[str, None, None] = postgres_database()
                 url = next(database)
                 try:
-                    results[name] = run_store(name, url, parts, events=events, json_s=json_s, queries=args.queries, work=work)
+                    results[name] = run_store(name, url, parts, **options)
                 finally:
                     database.close()
     if args.json:

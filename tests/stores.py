@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ def _admin() -> psycopg.Connection[tuple[object, ...]]:
         ) from exc
 
 
-def postgres_database() -> Iterator[str]:
+def postgres_database() -> Generator[str, None, None]:
     """A fresh database for the session; its URL."""
     name = f"lanekeeper_test_{uuid.uuid4().hex[:12]}"
     with _admin() as admin:
