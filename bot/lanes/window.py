@@ -64,10 +64,6 @@ class LaneWindow:
         self.pending = 0
         self._pending_notional = ExactSum()
 
-    def seen(self, ts: datetime) -> None:
-        if self.max_ts is None or ts > self.max_ts:
-            self.max_ts = ts
-
     def count(self, ev: Event, sign: int) -> None:
         """Add (+1) or remove (-1) one event's counts."""
         self.events += sign
