@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from helpers import T0, Stream
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, delete, inspect
 
 from bot.store.engine import make_engine, normalise_url, upgrade
 from bot.store.events import EventStore, from_us, to_us
-from bot.store.tables import metadata
+from bot.store.tables import lane_status, metadata
 
 
 def test_migrations_create_exactly_the_tables_the_code_queries(store_engine: Engine) -> None:
@@ -96,3 +98,36 @@ def test_postgres_urls_use_psycopg_3() -> None:
     assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert make_engine("postgresql://u@h/db").dialect.driver == "psycopg"
+
+
+def test_concurrent_writers_in_one_process_wait_instead_of_failing(tmp_path: Path) -> None:
+    # regression: the event insert read the schema (a read transaction) before writing, and
+    # when the lane status snapshot committed in between SQLite answered "database is locked"
+    # at once (busy_timeout does not cover a read transaction's upgrade to a write)
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(engine)
+    store = EventStore(engine)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def snapshots() -> None:
+        try:
+            while not done.is_set():
+                with engine.begin() as conn:
+                    conn.execute(delete(lane_status))
+        except BaseException as exc:  # surfaced below: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    writer = threading.Thread(target=snapshots)
+    writer.start()
+    try:
+        for batch in range(40):
+            stream = Stream()
+            for i in range(200):
+                stream.add("canary.result", i, event_id=f"e{batch}-{i}")
+            store.insert(stream.events())
+    finally:
+        done.set()
+        writer.join()
+    assert errors == []
+    assert store.count() == 40 * 200

@@ -59,7 +59,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     # pysqlite's own transaction handling defers BEGIN past SELECTs; the documented fix is
     # to emit it here so every SQLAlchemy transaction is a real SQLite transaction.
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: a transaction that reads before it writes (every insert here does) would
+    # otherwise fail at once with "database is locked" when another writer committed in
+    # between; taking the write lock at BEGIN makes it wait (busy_timeout) instead. WAL
+    # readers in other processes are not blocked by it.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(engine: Engine) -> Config:
