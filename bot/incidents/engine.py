@@ -112,7 +112,7 @@ class IncidentEngine:
             "annotations": alert.annotations,
             "url": alert.url,
             "group_key": self.routing.group_key(alert),
-            "equal_key": "\x1f".join(self.routing.equal_key(alert)),
+            "equal_key": self.routing.equal_key(alert),
             "is_source": self.routing.is_source(alert),
             "inhibited": False,
             "received": 1,
@@ -120,16 +120,19 @@ class IncidentEngine:
             "last_seen": now,
         }
 
-    def _silencer(self, conn: Connection, alert: Alert) -> str | None:
-        """The firing source alert that silences ``alert``, if any."""
-        if self.routing.is_source(alert):
-            return None
-        equal_key = "\x1f".join(self.routing.equal_key(alert))
+    def _firing_source(self, conn: Connection, equal_key: str) -> str | None:
+        """A firing source alert with this ``equal`` key (``name (id)``), if any."""
         query = select(alerts.c.name, alerts.c.alert_id).where(
             alerts.c.equal_key == equal_key, alerts.c.status == "firing", alerts.c.is_source.is_(True)
         )
         found = conn.execute(query.limit(1)).first()
         return None if found is None else f"{found.name} ({found.alert_id})"
+
+    def _silencer(self, conn: Connection, alert: Alert) -> str | None:
+        """The firing source alert that silences ``alert``, if any."""
+        if self.routing.is_source(alert):
+            return None
+        return self._firing_source(conn, self.routing.equal_key(alert))
 
     def _file_firing(self, conn: Connection, alert: Alert, now: datetime, result: Received) -> None:
         silencer = self._silencer(conn, alert)
@@ -160,7 +163,7 @@ class IncidentEngine:
 
     def _silence_targets(self, conn: Connection, source: Alert, now: datetime) -> None:
         """A lane-down alert silences that lane's symptom alerts that fire already."""
-        equal_key = "\x1f".join(self.routing.equal_key(source))
+        equal_key = self.routing.equal_key(source)
         targets = conn.execute(
             select(alerts.c.alert_id, alerts.c.incident_id, alerts.c.name).where(
                 alerts.c.equal_key == equal_key,
@@ -191,13 +194,8 @@ class IncidentEngine:
     def _unsilence(self, conn: Connection, source: Alert, now: datetime, result: Received) -> None:
         """When the last source alert of an ``equal`` key resolves, its silenced alerts that
         still fire count again, as if they had just arrived."""
-        equal_key = "\x1f".join(self.routing.equal_key(source))
-        others = conn.scalar(
-            select(func.count())
-            .select_from(alerts)
-            .where(alerts.c.equal_key == equal_key, alerts.c.status == "firing", alerts.c.is_source.is_(True))
-        )
-        if others:
+        equal_key = self.routing.equal_key(source)
+        if self._firing_source(conn, equal_key) is not None:
             return
         silenced = conn.execute(
             select(alerts).where(alerts.c.equal_key == equal_key, alerts.c.status == "firing", alerts.c.inhibited.is_(True))

@@ -78,8 +78,9 @@ class Routing:
         """Whether this alert, while firing, silences others (all source matchers hold)."""
         return bool(self.inhibit_source) and all(m.matches(alert) for m in self.inhibit_source)
 
-    def equal_key(self, alert: Alert) -> tuple[str, ...]:
-        return tuple(label_value(alert, name) for name in self.inhibit_equal)
+    def equal_key(self, alert: Alert) -> str:
+        """The values of the ``equal`` labels, joined (the store indexes it)."""
+        return "\x1f".join(label_value(alert, name) for name in self.inhibit_equal)
 
     def inhibits(self, source: Alert, target: Alert) -> bool:
         """Alertmanager's rule: a firing source silences a target with the same ``equal``
