@@ -12,12 +12,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.config import SettingsError, load_settings
+from bot.config import Settings, SettingsError, load_settings
 from bot.incidents import IncidentError
 from bot.incidents.views import list_incidents, show_incident
 from bot.lanes import snapshot
 from bot.runtime import load_policy
 from bot.store.engine import StoreError, make_engine, upgrade
+from validators.rules import stamp
 
 
 def add_parsers(sub: Any) -> None:
@@ -39,7 +40,7 @@ def add_parsers(sub: Any) -> None:
     incidents.set_defaults(run=lambda a: _with_store(a, _incidents))
 
 
-def _with_store(args: argparse.Namespace, action: Callable[[argparse.Namespace, Engine], int]) -> int:
+def _with_store(args: argparse.Namespace, action: Callable[[argparse.Namespace, Engine, Settings], int]) -> int:
     try:
         settings = load_settings()
         engine = make_engine(settings.database_url)
@@ -48,26 +49,24 @@ def _with_store(args: argparse.Namespace, action: Callable[[argparse.Namespace, 
         print(f"lanekeeper {args.command}: {exc}", file=sys.stderr)
         return 2
     try:
-        return action(args, engine)
+        return action(args, engine, settings)
     finally:
         engine.dispose()
 
 
-def _upgrade(args: argparse.Namespace, engine: Engine) -> int:
+def _upgrade(args: argparse.Namespace, engine: Engine, _: Settings) -> int:
     print(f"store at {engine.url.render_as_string(hide_password=True)} is at revision {args.revision}")
     return 0
 
 
-def _lanes(args: argparse.Namespace, engine: Engine) -> int:
+def _lanes(args: argparse.Namespace, engine: Engine, settings: Settings) -> int:
     try:
-        policy = load_policy(load_settings().policy)
+        policy = load_policy(settings.policy)
     except SettingsError as exc:
         print(f"lanekeeper lanes: {exc}", file=sys.stderr)
         return 2
     stored = snapshot.load(engine)
-    rows = [
-        {**snapshot.describe(s.status, policy), "updated_at": s.updated_at.isoformat().replace("+00:00", "Z")} for s in stored
-    ]
+    rows = [{**snapshot.describe(s.status, policy), "updated_at": stamp(s.updated_at)} for s in stored]
     if args.json:
         print(json.dumps({"lanes": rows}, indent=2))
         return 0
@@ -101,7 +100,7 @@ def _lane_row(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def _incidents(args: argparse.Namespace, engine: Engine) -> int:
+def _incidents(args: argparse.Namespace, engine: Engine, _: Settings) -> int:
     if args.incident_id:
         try:
             detail = show_incident(engine, args.incident_id)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, case, func, select
 
 from bot.incidents.engine import IncidentError
 from bot.store.tables import alerts, incidents, timeline
+from validators.rules import stamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class IncidentDetail:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return stamp(value)
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list):

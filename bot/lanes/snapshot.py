@@ -15,6 +15,7 @@ from bot.lanes.live import LaneStatus
 from bot.store.tables import lane_status
 from validators.facts import LaneFacts, Window
 from validators.policy import Policy
+from validators.rules import stamp
 
 
 def save(engine: Engine, statuses: Iterable[LaneStatus], now: datetime) -> None:
@@ -72,12 +73,8 @@ def describe(status: LaneStatus, policy: Policy) -> dict[str, Any]:
         "healthy": not breaches,
         "unhealthy_because": [str(b) for b in breaches],
         "severity": severity,
-        "watermark": _iso(status.watermark),
-        "window": {"start": _iso(status.window.start), "end": _iso(status.window.end)},
+        "watermark": stamp(status.watermark),
+        "window": {"start": stamp(status.window.start), "end": stamp(status.window.end)},
         "events_in_window": status.events_in_window,
         "facts": status.facts.as_dict(),
     }
-
-
-def _iso(ts: datetime) -> str:
-    return ts.isoformat().replace("+00:00", "Z")
