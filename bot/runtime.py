@@ -28,7 +28,7 @@ from bot.lanes.live import LaneStatus, LiveLanes
 from bot.metrics import Metrics
 from bot.store.engine import make_engine, upgrade
 from bot.store.events import EventStore
-from validators.events import FeedPrice
+from validators.events import FeedPrice, kind_of
 from validators.policy import Policy, PolicyError, parse_policy
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class Bot:
         start = min(min(wm, now) for wm in watermarks.values()) - window
         # Reference prices pair with lane prices at or after them: one window more of them
         # covers any reference feed that still ticks (a staler one is not a price).
-        references = [ev for ev in self.events.between(start - window, start) if isinstance(ev, FeedPrice)]
+        references = self.events.between(start - window, start, kinds=[kind_of(FeedPrice)])
         older = self.events.open_before(start)
         recent = self.events.between(start, max(watermarks.values()) + timedelta(microseconds=1))
         for part in (references, older, recent):

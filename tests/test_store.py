@@ -64,6 +64,7 @@ def test_stored_events_read_back_equal_to_what_was_sent(store_engine: Engine) ->
     assert store.between(T0, T0 + timedelta(minutes=1)) == events
     assert store.between(T0 + timedelta(seconds=1), T0 + timedelta(seconds=45)) == events[1:2]
     assert store.between(T0, T0 + timedelta(minutes=1), lanes=["l1-eth"]) == []
+    assert store.between(T0, T0 + timedelta(minutes=1), kinds=["feed.price"]) == events[2:]
 
 
 def test_open_before_returns_submissions_still_unfinished_at_the_cut(store_engine: Engine) -> None:

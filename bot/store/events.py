@@ -101,11 +101,15 @@ class EventStore:
             rows = conn.execute(select(events.c.lane, func.max(events.c.ts_us)).group_by(events.c.lane))
             return {lane: from_us(us) for lane, us in rows}
 
-    def between(self, start: datetime, end: datetime, lanes: Iterable[str] | None = None) -> list[Event]:
-        """Events with ``start <= ts < end`` (of ``lanes`` if given), decoded again."""
+    def between(
+        self, start: datetime, end: datetime, lanes: Iterable[str] | None = None, kinds: Iterable[str] | None = None
+    ) -> list[Event]:
+        """Events with ``start <= ts < end`` (of ``lanes`` and ``kinds`` if given), decoded again."""
         query = select(events.c.body).where(events.c.ts_us >= to_us(start), events.c.ts_us < to_us(end))
         if lanes is not None:
             query = query.where(events.c.lane.in_(list(lanes)))
+        if kinds is not None:
+            query = query.where(events.c.kind.in_(list(kinds)))
         return self._decode(query)
 
     def open_before(self, start: datetime) -> list[Event]:
