@@ -24,7 +24,8 @@ from bot.incidents.views import open_count
 from bot.ingest.events import EventIngestor
 from bot.ingest.nats import BatchOutcome, NatsConfigError, NatsConsumer, NatsSource
 from bot.lanes import snapshot
-from bot.lanes.live import LaneStatus, LiveLanes
+from bot.lanes.live import LaneStatus
+from bot.lanes.worker import LiveWorker
 from bot.metrics import Metrics
 from bot.store.engine import make_engine, upgrade
 from bot.store.events import EventStore
@@ -56,7 +57,7 @@ class Bot:
         self.engine = make_engine(settings.database_url)
         self.metrics = Metrics()
         self.events = EventStore(self.engine)
-        self.live = LiveLanes(settings.status_window, now=clock)
+        self.live = LiveWorker(settings.status_window, now=clock)
         self.ingestor = EventIngestor(self.events, self.live, self.metrics)
         routing = Routing.from_settings(
             group_by=settings.group_by,
@@ -97,10 +98,13 @@ class Bot:
 
     def lane_status(self, lane: str | None = None) -> dict[str, LaneStatus]:
         """Live lane status including every event committed so far."""
-        return self.ingestor.settle().status(lane)
+        return self.live.status(lane)
 
     def healthy(self) -> str | None:
-        """None when the store answers; else why not."""
+        """None when the store answers and live status runs; else why not."""
+        problem = self.live.problem()
+        if problem is not None:
+            return problem
         try:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -172,4 +176,5 @@ class Bot:
     def close(self) -> None:
         if self.ingestor.dirty.is_set():
             self.save_snapshot()
+        self.live.close()
         self.engine.dispose()

@@ -136,6 +136,18 @@ def test_healthz_fails_when_the_store_is_unreachable() -> None:
     assert answer.json()["error"].startswith("store unreachable")
 
 
+def test_a_dead_live_status_process_fails_health_and_status_but_keeps_ingesting_safely(client: TestClient, bot: Bot) -> None:
+    bot.live._process.kill()
+    bot.live._process.join()
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert "live lane status process exited" in health.json()["error"]
+    assert client.get("/lanes").status_code == 503
+    sent = client.post("/events", content=incident_stream().ndjson())
+    assert sent.status_code == 503  # committed, but not acknowledged: the sender's retry is deduplicated
+    assert bot.events.count() == len(incident_stream().lines)
+
+
 def test_metrics_count_events_by_outcome_and_time_requests(client: TestClient) -> None:
     client.post("/events", content=incident_stream().ndjson() + b"garbage\n")
     client.post("/events", content=incident_stream().ndjson())

@@ -27,6 +27,7 @@ from bot.http.body import BodyTooLarge, read_body, stream_body
 from bot.incidents import IncidentError
 from bot.incidents.views import list_incidents, show_incident
 from bot.lanes.snapshot import describe
+from bot.lanes.worker import LiveStatusError
 from bot.runtime import Bot
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,11 @@ def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
     async def store_down(_: Request, exc: OperationalError) -> JSONResponse:
         log.warning("store unavailable: %s", exc.orig)
         return JSONResponse({"error": f"store unavailable, nothing acknowledged; retry: {exc.orig}"}, status_code=503)
+
+    @app.exception_handler(LiveStatusError)
+    async def live_status_down(_: Request, exc: LiveStatusError) -> JSONResponse:
+        log.error("%s", exc)
+        return JSONResponse({"error": str(exc)}, status_code=503)
 
     @app.exception_handler(BodyTooLarge)
     async def too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:

@@ -8,21 +8,18 @@ events the store did not already hold reach the live status, so a re-send counts
 
 from __future__ import annotations
 
-import logging
-import queue
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.lanes.live import LiveLanes
+from bot.lanes.worker import LiveWorker
 from bot.metrics import Metrics
 from bot.store.events import EventStore
 from validators.events import Event
 from validators.ndjson import EventStream, RejectedLine
 
 BATCH = 20_000
-log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -46,22 +43,16 @@ class IngestReport:
 
 
 class EventIngestor:
-    """Commits events, then folds the new ones into live status on a thread of its own.
+    """Commits events, then hands the new ones to live status (its own process, so the
+    fold does not share this process's core). Batches reach live status in commit order
+    (the commit lock orders them), each exactly once."""
 
-    The store commit (I/O, the GIL released) of one batch overlaps the live-status work (CPU)
-    of the one before: together they would otherwise set the ingest rate. Batches reach
-    live status in commit order (the commit lock orders the queue), each exactly once;
-    readers call ``settle`` first, so a status read after an acknowledged post sees it."""
-
-    def __init__(self, store: EventStore, live: LiveLanes, metrics: Metrics, source: str = "http") -> None:
+    def __init__(self, store: EventStore, live: LiveWorker, metrics: Metrics, source: str = "http") -> None:
         self.store = store
         self.live = live
         self.metrics = metrics
         self.source = source
         self._lock = threading.Lock()
-        self._queue: queue.Queue[list[Event]] = queue.Queue()
-        self._failure: BaseException | None = None
-        threading.Thread(target=self._apply, name="live-status", daemon=True).start()
         self.dirty = threading.Event()
         """Set after live status changed; the snapshot writer clears it."""
 
@@ -72,31 +63,13 @@ class EventIngestor:
             return []
         with self._lock:
             new = self.store.insert(events)
-            if new:
-                self._queue.put(new)
+            self.live.add(new)
+        if new:
+            self.dirty.set()
         counter = self.metrics.events
         counter.labels(source or self.source, "stored").inc(len(new))
         counter.labels(source or self.source, "duplicate").inc(len(events) - len(new))
         return new
-
-    def _apply(self) -> None:
-        while True:
-            batch = self._queue.get()
-            try:
-                self.live.add(batch)
-                self.dirty.set()
-            except Exception as exc:  # a bug in live status: kept and raised to every reader, never lost
-                log.exception("live lane status failed; lane status is wrong until restart")
-                self._failure = exc
-            finally:
-                self._queue.task_done()
-
-    def settle(self) -> LiveLanes:
-        """Live status once every committed event is in it (raises if folding one failed)."""
-        self._queue.join()
-        if self._failure is not None:
-            raise RuntimeError("live lane status failed; restart to rebuild it from the store") from self._failure
-        return self.live
 
     def commit_messages(self, payloads: list[bytes], source: str) -> dict[int, str]:
         """One batch of messages (NATS): each parsed on its own, all valid events committed

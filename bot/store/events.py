@@ -69,8 +69,10 @@ class EventStore:
             self._stage(conn, rows)
             insert = postgresql.insert(events) if self._postgres else sqlite.insert(events)
             moved = insert.from_select(_COLUMNS, select(text("*")).select_from(text(_STAGE)).where(text("true")))
-            new = set(conn.scalars(moved.on_conflict_do_nothing(index_elements=["event_id"]).returning(events.c.event_id)))
-            conn.exec_driver_sql(f"DELETE FROM {_STAGE}")
+            returning = moved.on_conflict_do_nothing(index_elements=["event_id"]).returning(events.c.event_id)
+            new = set(conn.scalars(returning).all())  # one fetch, not a Python call per row
+            if not self._postgres:  # PostgreSQL empties it at commit
+                conn.exec_driver_sql(f"DELETE FROM {_STAGE}")
         if len(new) == len(batch):
             return list(batch)
         fresh: list[Event] = []
@@ -82,7 +84,9 @@ class EventStore:
 
     def _stage(self, conn: Connection, rows: list[Row]) -> None:
         if self._postgres:
-            conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE events INCLUDING DEFAULTS)")
+            conn.exec_driver_sql(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             with cursor.copy(f"COPY {_STAGE} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
                 for row in rows:
