@@ -15,7 +15,7 @@ import msgspec
 from sqlalchemy import Connection, Engine, Select, and_, exists, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.store.tables import events
+from bot.store.tables import TERMINAL, events
 from validators.events import Event, SettlementFailed, SettlementFinalized, SettlementSubmitted, kind_of
 from validators.ndjson import parse_events
 
@@ -23,7 +23,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _COLUMNS = ("event_id", "lane", "ts_us", "seq", "kind", "settlement_id", "body")
 _STAGE = "events_stage"
-_TERMINAL = (kind_of(SettlementFinalized), kind_of(SettlementFailed))
 Row = tuple[str, str, int, int, str, str | None, str]
 
 
@@ -126,7 +125,7 @@ class EventStore:
             ~exists().where(
                 and_(
                     ended.c.settlement_id == events.c.settlement_id,
-                    ended.c.kind.in_(_TERMINAL),
+                    TERMINAL,
                     ended.c.ts_us < to_us(start),
                 )
             ),

@@ -27,7 +27,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
+
+from validators.events import SettlementFailed, SettlementFinalized, kind_of
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -62,6 +65,10 @@ metadata = MetaData(
 
 ID = String(64)
 
+TERMINAL = text(f"kind IN ('{kind_of(SettlementFinalized)}', '{kind_of(SettlementFailed)}')")
+"""Settlement-ending events, as SQL: the partial index's predicate and the queries that use
+it must be the same text, or SQLite does not use the index."""
+
 events = Table(
     "events",
     metadata,
@@ -73,7 +80,9 @@ events = Table(
     Column("settlement_id", String(200)),
     Column("body", Text, nullable=False),
     Index(None, "lane", "ts_us"),
-    Index(None, "settlement_id"),
+    # Only terminal events: the start-up rebuild looks up whether a settlement ended; an
+    # index over every event's settlement id cost a sixth of the PostgreSQL insert rate.
+    Index("ix_events_terminal_settlement", "settlement_id", postgresql_where=TERMINAL, sqlite_where=TERMINAL),
 )
 
 alerts = Table(
