@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -9,11 +10,15 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from helpers import T0, Stream
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, inspect
 
 from bot.store.engine import make_engine, normalise_url, upgrade
 from bot.store.events import EventStore, from_us, to_us
 from bot.store.tables import lane_status, metadata
+
+_EXAMPLES = itertools.count()
 
 
 def test_migrations_create_exactly_the_tables_the_code_queries(store_engine: Engine) -> None:
@@ -132,3 +137,21 @@ def test_concurrent_writers_in_one_process_wait_instead_of_failing(tmp_path: Pat
         writer.join()
     assert errors == []
     assert store.count() == 40 * 200
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.integers(0, 30), max_size=12), min_size=1, max_size=6))
+def test_overlapping_batches_store_each_id_once_and_report_it_new_once(store_engine: Engine, batches: list[list[int]]) -> None:
+    """Senders retry whole or partial bodies; the fast path and the re-delivery path
+    together report every id new exactly once."""
+    prefix = f"p{next(_EXAMPLES)}-"
+    store = EventStore(store_engine)
+    reported: list[str] = []
+    for ids in batches:
+        stream = Stream()
+        for i in ids:
+            stream.add("canary.result", i, event_id=f"{prefix}{i}")
+        events = stream.events() if ids else []
+        reported += [e.event_id for e in store.insert(events + events[:1])]  # a batch may repeat an id
+    distinct = {f"{prefix}{i}" for ids in batches for i in ids}
+    assert sorted(reported) == sorted(distinct)

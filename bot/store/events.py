@@ -1,9 +1,12 @@
 """Settlement events in the store: insert exactly once, read back by lane and time.
 
-Insertion stages a batch (SQLite ``executemany`` into a temporary table, PostgreSQL
-``COPY``), then moves it with one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING``.
-That one statement is what makes re-delivery safe under concurrent senders, and its
-RETURNING tells the caller which events are new, so live lane status counts each once.
+A batch is first written straight into ``events`` (SQLite ``executemany``, PostgreSQL
+``COPY``) inside a savepoint: in the steady state every event is new and that is the whole
+cost. If any id is already stored (a sender's retry), the savepoint is rolled back and the
+batch staged in a temporary table, then moved with one ``INSERT … SELECT … ON CONFLICT DO
+NOTHING RETURNING``: that statement is what makes re-delivery safe under concurrent
+senders, and its RETURNING tells the caller which events are new, so live lane status
+counts each once.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection, Engine, Select, and_, exists, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from bot.store.tables import TERMINAL, events
-from validators.events import Event, SettlementFailed, SettlementFinalized, SettlementSubmitted, kind_of
+from validators.events import Event, SettlementSubmitted, kind_of
 from validators.ndjson import parse_events
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -65,15 +70,25 @@ class EventStore:
             return []
         rows = self._rows(batch)
         with self.engine.begin() as conn:
-            self._stage(conn, rows)
+            try:
+                with conn.begin_nested():
+                    self._write(conn, "events", rows)
+                return list(batch)
+            except (IntegrityError, UniqueViolation):
+                pass  # a re-delivery (or an id twice in the batch): sort out what is new
+            if self._postgres:
+                conn.exec_driver_sql(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+            else:
+                conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} AS SELECT * FROM events WHERE 0")
+            self._write(conn, _STAGE, rows)
             insert = postgresql.insert(events) if self._postgres else sqlite.insert(events)
             moved = insert.from_select(_COLUMNS, select(text("*")).select_from(text(_STAGE)).where(text("true")))
             returning = moved.on_conflict_do_nothing(index_elements=["event_id"]).returning(events.c.event_id)
             new = set(conn.scalars(returning).all())  # one fetch, not a Python call per row
             if not self._postgres:  # PostgreSQL empties it at commit
                 conn.exec_driver_sql(f"DELETE FROM {_STAGE}")
-        if len(new) == len(batch):
-            return list(batch)
         fresh: list[Event] = []
         for ev in batch:  # a batch may repeat an id (two NATS messages): the first copy is the new one
             if ev.event_id in new:
@@ -81,18 +96,15 @@ class EventStore:
                 fresh.append(ev)
         return fresh
 
-    def _stage(self, conn: Connection, rows: list[Row]) -> None:
+    def _write(self, conn: Connection, table: str, rows: list[Row]) -> None:
+        """Plain inserts of ``rows`` into ``table`` (PostgreSQL: ``COPY``)."""
         if self._postgres:
-            conn.exec_driver_sql(
-                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-            )
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            with cursor.copy(f"COPY {_STAGE} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            return
-        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} AS SELECT * FROM events WHERE 0")
-        conn.exec_driver_sql(f"INSERT INTO {_STAGE} ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        else:
+            conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def count(self) -> int:
         with self.engine.connect() as conn:
