@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
     model: str | None = Field(None, validation_alias="LANEKEEPER_MODEL")
+    llm_deadline: Duration = Field(timedelta(seconds=90), validation_alias="LANEKEEPER_LLM_DEADLINE")
+    llm_reasks: int = Field(2, ge=0, le=5, validation_alias="LANEKEEPER_LLM_REASKS")
+    lookback: Duration = Field(timedelta(minutes=30), validation_alias="LANEKEEPER_LOOKBACK")
+    summary_debounce: Duration = Field(timedelta(seconds=10), validation_alias="LANEKEEPER_SUMMARY_DEBOUNCE")
 
     lane_label: str = Field("lane", min_length=1, validation_alias="LANEKEEPER_LANE_LABEL")
     status_window: Duration = Field(timedelta(minutes=30), validation_alias="LANEKEEPER_STATUS_WINDOW")
@@ -98,7 +102,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"matcher {item!r} is not label=value")
         return value
 
-    @field_validator("status_window", "group_interval", "repeat_interval")
+    @field_validator("status_window", "group_interval", "repeat_interval", "llm_deadline")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

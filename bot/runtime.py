@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings, SettingsError
@@ -27,8 +27,14 @@ from bot.lanes import snapshot
 from bot.lanes.live import LaneStatus
 from bot.lanes.worker import LiveWorker
 from bot.metrics import Metrics
+from bot.slack.poster import SlackPoster
 from bot.store.engine import make_engine, upgrade
 from bot.store.events import EventStore
+from bot.summarize.llm import LlmClient
+from bot.summarize.loop import Summarizer
+from bot.summarize.service import Reporter
+from prompts import proposal_schema
+from validators.check import Checker
 from validators.events import FeedPrice, kind_of
 from validators.policy import Policy, PolicyError, parse_policy
 
@@ -47,6 +53,22 @@ def load_policy(path: Path | None) -> Policy:
         raise SettingsError(f"LANEKEEPER_POLICY: cannot read {source}: {exc.strerror}") from None
     except PolicyError as exc:
         raise SettingsError(f"LANEKEEPER_POLICY: {source}: {exc}") from None
+
+
+def _llm(settings: Settings) -> LlmClient | None:
+    """The LLM when a model is named (a local server may need no key); else facts-only."""
+    if settings.model is None or (settings.openai_api_key is None and settings.openai_base_url is None):
+        return None
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
+    return LlmClient(key, settings.openai_base_url, settings.model, proposal_schema(), deadline=settings.llm_deadline)
+
+
+def _poster(settings: Settings, engine: Engine, clock: Clock) -> SlackPoster | None:
+    if settings.slack_bot_token is None or settings.channel is None:
+        return None
+    return SlackPoster.connect(
+        settings.slack_bot_token.get_secret_value(), settings.slack_api_url, settings.channel, engine, clock
+    )
 
 
 class Bot:
@@ -69,6 +91,24 @@ class Bot:
         )
         self.incidents = IncidentEngine(self.engine, routing, clock)
         self.on_notify: list[Callable[[Notification], None]] = []
+        self.reporter = Reporter(
+            self.engine,
+            self.policy,
+            Summarizer(
+                self.engine,
+                self.events,
+                self.policy,
+                Checker(self.policy, proposal_schema()),
+                _llm(settings),
+                reasks=settings.llm_reasks,
+                lookback=settings.lookback,
+                clock=clock,
+            ),
+            _poster(settings, self.engine, clock),
+            lane_status=self.lane_status,
+            debounce=settings.summary_debounce,
+        )
+        self.on_notify.append(self.reporter.notify)
         self._last_snapshot = datetime.min.replace(tzinfo=clock().tzinfo)
 
     def start(self) -> None:
@@ -112,14 +152,20 @@ class Bot:
             return f"store unreachable: {exc.orig}"
         return None
 
-    def tick(self) -> list[Notification]:
-        """One round of background work: due notifications, lane status snapshot, gauges."""
+    def notify_due(self) -> list[Notification]:
+        """Hand out due notifications (facts cards, summaries); also right after a webhook
+        filed alerts, so a card does not wait for the next tick."""
         due = self.incidents.due()
         for note in due:
             self.metrics.notifications.labels(note.reason).inc()
             log.info("incident notification due", extra={"incident_id": note.incident_id, "reason": note.reason})
             for hook in self.on_notify:
                 hook(note)
+        return due
+
+    def tick(self) -> list[Notification]:
+        """One round of background work: due notifications, lane status snapshot, gauges."""
+        due = self.notify_due()
         now = self.clock()
         if self.ingestor.dirty.is_set() and (now - self._last_snapshot).total_seconds() >= SNAPSHOT_EVERY_S:
             self.ingestor.dirty.clear()
@@ -174,6 +220,7 @@ class Bot:
                 await asyncio.wait_for(stop.wait(), TICK_S)
 
     def close(self) -> None:
+        self.reporter.close()
         if self.ingestor.dirty.is_set():
             self.save_snapshot()
         self.live.close()

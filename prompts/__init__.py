@@ -1,6 +1,6 @@
-"""Versioned prompt material shipped as data files: the proposal JSON Schema (and, later,
-the prompt templates). Each loader returns the content with its SHA-256, so every LLM
-call can record exactly which version it used."""
+"""Versioned prompt material shipped as data files: the proposal JSON Schema and the prompt
+templates. Each loader returns the content with its SHA-256, so every LLM call can record
+exactly which version it used. Bump ``PROMPT_VERSION`` whenever a template's meaning changes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from importlib import resources
 from typing import Any
 
 SCHEMA_FILE = "proposal.schema.json"
+PROMPT_VERSION = "summary-v1"
+TEMPLATE_FILES = ("system.md", "user.md", "reask.md")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +33,22 @@ def proposal_schema() -> dict[str, Any]:
     """The summary proposal's JSON Schema (contract §4)."""
     schema: dict[str, Any] = json.loads(load_asset(SCHEMA_FILE).text)
     return schema
+
+
+@dataclass(frozen=True, slots=True)
+class Templates:
+    """The summary prompt's templates (``string.Template`` syntax) and one hash over them all."""
+
+    version: str
+    sha256: str
+    system: str
+    user: str
+    reask: str
+
+
+@cache
+def summary_templates() -> Templates:
+    assets = [load_asset(name) for name in TEMPLATE_FILES]
+    digest = hashlib.sha256("".join(a.sha256 for a in assets).encode()).hexdigest()
+    system, user, reask = (a.text for a in assets)
+    return Templates(PROMPT_VERSION, digest, system, user, reask)

@@ -118,6 +118,8 @@ def _ingest_routes(app: FastAPI, bot: Bot) -> None:
             bot.metrics.payloads_rejected.labels(sender, str(exc.status)).inc()
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
         received = await run_in_threadpool(bot.incidents.receive, alerts)
+        if received.new or received.resolved:
+            await run_in_threadpool(bot.notify_due)  # the facts card goes out now, not at the next tick
         counter = bot.metrics.alerts
         for outcome in ("new", "duplicates", "resolved", "inhibited"):
             counter.labels(sender, outcome.removesuffix("s")).inc(getattr(received, outcome))

@@ -1,0 +1,189 @@
+"""Propose, validate, re-ask: nothing the model wrote leaves here unless the validators
+passed it against the raw events and the policy.
+
+Every attempt is written to the audit trail (``llm_calls``): the prompt and its template's
+version and hash, the model, the raw answer, the validation report, the outcome, latency
+and tokens. A validated proposal's actions become suggested actions; otherwise the summary
+is withheld with a one-line reason and the facts card stays as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, insert
+
+from bot.incidents.engine import Clock
+from bot.store.events import EventStore
+from bot.store.tables import actions, llm_calls, timeline
+from bot.summarize.context import IncidentContext, load_context
+from bot.summarize.llm import Completion, LlmClient
+from bot.summarize.prompt import Prompt, build_prompt, reask
+from validators.check import Checker
+from validators.evidence import Evidence, event_refs
+from validators.facts import compute_facts
+from validators.findings import Code, Report, Violation
+from validators.policy import Policy
+from validators.proposal import view_of, window_of
+from validators.rules import stamp
+
+log = logging.getLogger(__name__)
+CallOutcome = Literal["validated", "rejected", "malformed", "truncated", "refused", "unavailable"]
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryResult:
+    context: IncidentContext
+    proposal: dict[str, Any] | None
+    """The validated proposal; None when facts-only or withheld."""
+    withheld: str | None
+    """Why no AI summary is shown (one line); None when validated or facts-only."""
+    attempts: int
+
+    @property
+    def facts_only(self) -> bool:
+        return self.proposal is None and self.withheld is None
+
+
+class Summarizer:
+    def __init__(
+        self,
+        engine: Engine,
+        store: EventStore,
+        policy: Policy,
+        checker: Checker,
+        llm: LlmClient | None,
+        *,
+        reasks: int,
+        lookback: timedelta,
+        clock: Clock,
+    ) -> None:
+        self.engine, self.store, self.policy, self.checker, self.llm = engine, store, policy, checker, llm
+        self.reasks, self.lookback, self.clock = reasks, lookback, clock
+
+    def summarize(self, incident_id: str) -> SummaryResult:
+        context = load_context(self.engine, self.store, self.policy, incident_id, self.lookback)
+        if self.llm is None:
+            return SummaryResult(context, None, None, 0)
+        prompt = build_prompt(context, self.policy)
+        report: Report | None = None
+        for attempt in range(1, self.reasks + 2):
+            completion = self.llm.complete(prompt.messages)
+            if completion.outcome in ("unavailable", "refused"):
+                self._audit(context, prompt, attempt, completion, outcome=completion.outcome, report=None)
+                reason = completion.error if completion.outcome == "unavailable" else f"the model declined: {completion.text}"
+                return self._withhold(context, attempt, f"LLM {completion.outcome}: {reason}")
+            doc, report = self.check(completion, context)
+            outcome: CallOutcome = "validated" if report.ok else _failure(completion, doc)
+            call_id = self._audit(context, prompt, attempt, completion, outcome=outcome, report=report)
+            if outcome == "validated":
+                assert isinstance(doc, dict)
+                self._suggest(context, call_id, doc)
+                return SummaryResult(context, doc, None, attempt)
+            log.info("proposal rejected", extra={"incident_id": incident_id, "codes": sorted(report.codes)})
+            prompt = reask(prompt, completion.text or "", report)
+        assert report is not None
+        codes = ", ".join(sorted(report.codes))
+        return self._withhold(context, self.reasks + 1, f"{self.reasks + 1} proposals failed validation (last: {codes})")
+
+    def check(self, completion: Completion, context: IncidentContext) -> tuple[Any, Report]:
+        """The validators' report on one answer, plus what makes it this incident's."""
+        text = completion.text or ""
+        if completion.outcome == "truncated":
+            return None, _report("", "the answer was cut off before it ended; answer with a shorter proposal")
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            return None, _report("", f"not valid JSON ({exc}); answer with one JSON object only")
+        window = window_of(doc)
+        facts = context.facts if window == context.window else compute_facts(context.events, window) if window else None
+        evidence = Evidence(event_refs(context.events, view_of(doc).cited_ids()), context.alert_refs)
+        report = self.checker.check(doc, facts, evidence)
+        found = list(report.violations)
+        if isinstance(doc, dict):
+            if doc.get("incident_id") != context.incident_id:
+                found.append(Violation(Code.SCHEMA, "/incident_id", f"must be this incident's id, {context.incident_id}"))
+            if window is not None and window != context.window:
+                span = f"{stamp(context.window.start)} to {stamp(context.window.end)}"
+                found.append(Violation(Code.SCHEMA, "/window", f"must be the incident's window, {span}"))
+        return doc, Report(tuple(found))
+
+    def _audit(
+        self,
+        context: IncidentContext,
+        prompt: Prompt,
+        attempt: int,
+        completion: Completion,
+        *,
+        outcome: CallOutcome,
+        report: Report | None,
+    ) -> int:
+        with self.engine.begin() as conn:
+            inserted = conn.execute(
+                insert(llm_calls).values(
+                    incident_id=context.incident_id,
+                    attempt=attempt,
+                    template_version=prompt.templates.version,
+                    template_sha256=prompt.templates.sha256,
+                    model=completion.model,
+                    prompt=json.dumps(prompt.messages, ensure_ascii=False),
+                    raw_output=completion.text,
+                    report=report.as_json() if report is not None else {"error": completion.error},
+                    outcome=outcome,
+                    latency_ms=completion.latency_ms,
+                    prompt_tokens=completion.prompt_tokens,
+                    completion_tokens=completion.completion_tokens,
+                    created_at=self.clock(),
+                )
+            ).inserted_primary_key
+            call_id = int(inserted[0]) if inserted else 0
+            _note(conn, context.incident_id, self.clock, f"summary.{outcome}", {"attempt": attempt, "call_id": call_id})
+        return call_id
+
+    def _withhold(self, context: IncidentContext, attempts: int, reason: str) -> SummaryResult:
+        with self.engine.begin() as conn:
+            _note(conn, context.incident_id, self.clock, "summary.withheld", {"reason": reason})
+        log.warning("summary withheld: %s", reason, extra={"incident_id": context.incident_id})
+        return SummaryResult(context, None, reason, attempts)
+
+    def _suggest(self, context: IncidentContext, call_id: int, doc: dict[str, Any]) -> None:
+        now = self.clock()
+        rows: dict[str, dict[str, Any]] = {}  # one per kind and lane, however often it is proposed
+        for item in doc.get("actions", []):
+            spec = self.policy.actions[item["kind"]]
+            key = f"{context.incident_id}|{call_id}|{item['kind']}|{item['lane']}"
+            action_id = "act-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+            rows[action_id] = {
+                "action_id": action_id,
+                "incident_id": context.incident_id,
+                "call_id": call_id,
+                "kind": item["kind"],
+                "lane": item["lane"],
+                "reason": item["reason"],
+                "evidence": item["evidence"],
+                "approvals_needed": spec.approvals,
+                "status": "suggested",
+                "created_at": now,
+            }
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(actions), list(rows.values()))
+
+
+def _failure(completion: Completion, doc: Any) -> CallOutcome:
+    if completion.outcome == "truncated":
+        return "truncated"
+    return "malformed" if doc is None else "rejected"
+
+
+def _report(path: str, message: str) -> Report:
+    return Report((Violation(Code.SCHEMA, path, message),))
+
+
+def _note(conn: Connection, incident_id: str, clock: Clock, kind: str, detail: dict[str, Any]) -> None:
+    conn.execute(insert(timeline).values(incident_id=incident_id, at=clock(), kind=kind, actor="lanekeeper", detail=detail))

@@ -1,0 +1,136 @@
+"""Facts first, AI second: the card is posted the moment an incident opens, from live lane
+status (no scan of events, no LLM); the summary runs on a worker thread of its own and
+replaces the card when the validators passed it. New alerts or a status change re-run the
+summary, debounced per incident, and update the same message. An LLM that takes 30 s or
+is down delays only the summary, never the card.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import Engine, select
+
+from bot.incidents import Notification
+from bot.lanes.live import LaneStatus
+from bot.slack.poster import Poster
+from bot.store.tables import alerts, incidents
+from bot.summarize.loop import Summarizer, SummaryResult
+from bot.summarize.render import Card, facts_card, summary_card
+from validators.policy import Policy
+
+log = logging.getLogger(__name__)
+CARD = "card"
+
+
+class Reporter:
+    def __init__(
+        self,
+        engine: Engine,
+        policy: Policy,
+        summarizer: Summarizer,
+        poster: Poster | None,
+        *,
+        lane_status: Callable[[], dict[str, LaneStatus]],
+        debounce: timedelta,
+    ) -> None:
+        self.engine, self.policy, self.summarizer, self.poster = engine, policy, summarizer, poster
+        self.lane_status = lane_status
+        self.debounce = debounce.total_seconds()
+        self.results: dict[str, SummaryResult] = {}
+        """The latest summary of each incident (for tests and the CLI's replay)."""
+        self._due: dict[str, float] = {}  # incident -> monotonic time its summary runs
+        self._busy = 0
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._work, name="summaries", daemon=True)
+        self._thread.start()
+
+    def notify(self, note: Notification) -> None:
+        """A notification from the incident engine (``Bot.on_notify``)."""
+        if note.reason == "opened":
+            self._post_card(note.incident_id)
+            self._schedule(note.incident_id, 0.0)
+        elif note.reason in ("updated", "resolved"):
+            self._schedule(note.incident_id, self.debounce)
+
+    def _post_card(self, incident_id: str) -> None:
+        started = time.perf_counter()
+        card = self._live_card(incident_id)
+        note = "AI summary: validating…" if self.summarizer.llm is not None else "Facts only: no LLM is configured for this bot."
+        if self.poster is not None:
+            self.poster.post(incident_id, CARD, facts_card(card, self.policy, note))
+        log.info("facts card posted in %.1f ms", (time.perf_counter() - started) * 1000, extra={"incident_id": incident_id})
+
+    def _live_card(self, incident_id: str) -> Card:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(incidents.c.title, incidents.c.lanes).where(incidents.c.incident_id == incident_id)).one()
+            firing = conn.scalars(
+                select(alerts.c.name)
+                .where(alerts.c.incident_id == incident_id, alerts.c.status == "firing")
+                .order_by(alerts.c.starts_at)
+            ).all()
+        statuses = self.lane_status()
+        lanes = {lane: statuses[lane].facts for lane in sorted(row.lanes) if lane in statuses}
+        severity, _ = self.policy.severity_of(list(lanes.items()))
+        marks = [statuses[lane].watermark for lane in lanes]
+        minutes = max((statuses[lane].window.length_s for lane in lanes), default=0) / 60
+        basis = f"live status, last {minutes:.0f} min to {max(marks):%H:%M:%S} UTC" if marks else "no events yet"
+        return Card(incident_id, row.title, severity, lanes, list(firing), basis)
+
+    def _schedule(self, incident_id: str, delay: float) -> None:
+        with self._cond:
+            at = time.monotonic() + delay
+            self._due[incident_id] = min(self._due.get(incident_id, at), at)  # a pending run is not pushed back
+            self._cond.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped and not self._ready():
+                    self._cond.wait(timeout=self._wait())
+                if self._stopped:
+                    return
+                incident_id = min(self._due, key=self._due.__getitem__)
+                del self._due[incident_id]
+                self._busy += 1
+            try:
+                self._summarize(incident_id)
+            except Exception:  # the worker outlives one incident's bug; the card stays as posted
+                log.exception("summary failed", extra={"incident_id": incident_id})
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+
+    def _ready(self) -> bool:
+        return bool(self._due) and min(self._due.values()) <= time.monotonic()
+
+    def _wait(self) -> float | None:
+        return max(0.0, min(self._due.values()) - time.monotonic()) if self._due else None
+
+    def _summarize(self, incident_id: str) -> None:
+        result = self.summarizer.summarize(incident_id)
+        self.results[incident_id] = result
+        if self.poster is not None:
+            self.poster.post(incident_id, CARD, summary_card(result, self.policy))
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until every scheduled summary ran (tests, replay, shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._due or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"summaries still pending after {timeout}s: {sorted(self._due)}")
+                self._cond.wait(timeout=min(left, 0.05))
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
