@@ -134,6 +134,9 @@ class LlmClient:
             self._strict = None
             return self._create(messages, started)
 
+    def close(self) -> None:
+        self._client.close()
+
     def _done(
         self,
         outcome: Outcome,

@@ -134,3 +134,5 @@ class Reporter:
             self._stopped = True
             self._cond.notify_all()
         self._thread.join(timeout=5)
+        if self.summarizer.llm is not None:
+            self.summarizer.llm.close()
