@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from helpers import T0, Stream
 from sqlalchemy import select
 from stores import running as running_bot
 
+from bot.cli.main import main
 from bot.http.app import create_app
 from bot.runtime import Bot
 from bot.store.tables import actions, llm_calls
@@ -314,3 +316,22 @@ def test_a_new_alert_re_summarizes_into_the_same_message(database_url: str, llm:
         assert len(world.slack.of("chat.update")) == 2
         assert len(llm.requests) == 2
         assert "CanaryFailing" in json.dumps(world.slack.of("chat.update")[-1].args["blocks"])
+
+
+def test_incidents_show_lists_every_llm_attempt(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.llm.responder = _first_then(lambda r: answer(honest_proposal(r, failed=9)), lambda r: answer(honest_proposal(r)))
+    incident_id = world.open_incident()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LANEKEEPER_DATABASE_URL", database_url)
+    assert main(["incidents", incident_id]) == 0
+    out = capsys.readouterr().out
+    rejected, validated = (line for line in out.splitlines() if "fake-model" in line)
+    assert "rejected" in rejected
+    assert "fact.mismatch" in rejected
+    assert "summary-v1@" in rejected
+    assert "validated" in validated
+    assert main(["incidents", incident_id, "--json"]) == 0
+    attempts = json.loads(capsys.readouterr().out)["llm_attempts"]
+    assert [(a["attempt"], a["outcome"]) for a in attempts] == [(1, "rejected"), (2, "validated")]

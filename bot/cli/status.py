@@ -100,6 +100,24 @@ def _lane_row(row: dict[str, Any]) -> list[str]:
     ]
 
 
+def _attempt_row(call: dict[str, Any]) -> list[str]:
+    report = call["report"] or {}
+    codes = sorted({v["code"] for v in report.get("violations", [])})
+    tokens = f"{call['prompt_tokens'] or 0}+{call['completion_tokens'] or 0}"
+    problem = ", ".join(codes) or report.get("error") or "-"
+    prompt = f"{call['template_version']}@{call['template_sha256'][:8]}"
+    return [
+        str(call["call_id"]),
+        str(call["attempt"]),
+        call["outcome"],
+        call["model"],
+        prompt,
+        str(call["latency_ms"]),
+        tokens,
+        problem,
+    ]
+
+
 def _incidents(args: argparse.Namespace, engine: Engine, _: Settings) -> int:
     if args.incident_id:
         try:
@@ -117,6 +135,14 @@ def _incidents(args: argparse.Namespace, engine: Engine, _: Settings) -> int:
         for entry in doc["timeline"]:
             who = f" by {entry['actor']}" if entry["actor"] else ""
             print(f"{entry['at']}  {entry['kind']}{who}  {json.dumps(entry['detail'], sort_keys=True)}")
+        if doc["llm_attempts"]:
+            print()
+            print(
+                _table(
+                    ["CALL", "TRY", "OUTCOME", "MODEL", "PROMPT", "MS", "TOKENS", "VIOLATIONS"],
+                    [_attempt_row(a) for a in doc["llm_attempts"]],
+                )
+            )
         return 0
     rows = [r.as_json() for r in list_incidents(engine, args.status, args.limit)]
     if args.json:

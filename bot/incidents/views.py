@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, case, func, select
 
 from bot.incidents.engine import IncidentError
-from bot.store.tables import alerts, incidents, timeline
+from bot.store.tables import alerts, incidents, llm_calls, timeline
 from validators.rules import stamp
 
 
@@ -37,9 +37,16 @@ class IncidentDetail:
     summary: IncidentSummary
     alerts: list[dict[str, Any]]
     timeline: list[dict[str, Any]]
+    attempts: list[dict[str, Any]]
+    """The LLM calls made for it (the audit trail), without the prompt and raw output."""
 
     def as_json(self) -> dict[str, Any]:
-        return {**self.summary.as_json(), "alerts": _jsonable(self.alerts), "timeline": _jsonable(self.timeline)}
+        return {
+            **self.summary.as_json(),
+            "alerts": _jsonable(self.alerts),
+            "timeline": _jsonable(self.timeline),
+            "llm_attempts": _jsonable(self.attempts),
+        }
 
 
 def _jsonable(value: Any) -> Any:
@@ -113,7 +120,22 @@ def show_incident(engine: Engine, incident_id: str) -> IncidentDetail:
             .where(timeline.c.incident_id == incident_id)
             .order_by(timeline.c.entry_id)
         ).mappings()
-        return IncidentDetail(found[0], [dict(r) for r in alert_rows], [dict(r) for r in entries])
+        attempt_columns = (llm_calls.c.call_id, llm_calls.c.attempt, llm_calls.c.outcome, llm_calls.c.model)
+        attempts = conn.execute(
+            select(
+                *attempt_columns,
+                llm_calls.c.template_version,
+                llm_calls.c.template_sha256,
+                llm_calls.c.latency_ms,
+                llm_calls.c.prompt_tokens,
+                llm_calls.c.completion_tokens,
+                llm_calls.c.report,
+                llm_calls.c.created_at,
+            )
+            .where(llm_calls.c.incident_id == incident_id)
+            .order_by(llm_calls.c.call_id)
+        ).mappings()
+        return IncidentDetail(found[0], [dict(r) for r in alert_rows], [dict(r) for r in entries], [dict(r) for r in attempts])
 
 
 def open_count(engine: Engine) -> int:
