@@ -12,12 +12,11 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from bot.config import Settings, SettingsError
+from bot.config import Settings
 from bot.incidents import IncidentEngine, Notification, Routing
 from bot.incidents.engine import Clock, utcnow
 from bot.incidents.views import open_count
@@ -27,48 +26,15 @@ from bot.lanes import snapshot
 from bot.lanes.live import LaneStatus
 from bot.lanes.worker import LiveWorker
 from bot.metrics import Metrics
-from bot.slack.poster import SlackPoster
 from bot.store.engine import make_engine, upgrade
 from bot.store.events import EventStore
-from bot.summarize.llm import LlmClient
-from bot.summarize.loop import Summarizer
 from bot.summarize.service import Reporter
-from prompts import proposal_schema
-from validators.check import Checker
+from bot.wiring import load_policy, make_poster
 from validators.events import FeedPrice, kind_of
-from validators.policy import Policy, PolicyError, parse_policy
 
 log = logging.getLogger(__name__)
-DEFAULT_POLICY = Path(__file__).with_name("defaults") / "policy.yaml"
 TICK_S = 0.5
 SNAPSHOT_EVERY_S = 1.0
-
-
-def load_policy(path: Path | None) -> Policy:
-    """The policy file, or the embedded default; a bad file stops start-up with one line."""
-    source = path or DEFAULT_POLICY
-    try:
-        return parse_policy(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SettingsError(f"LANEKEEPER_POLICY: cannot read {source}: {exc.strerror}") from None
-    except PolicyError as exc:
-        raise SettingsError(f"LANEKEEPER_POLICY: {source}: {exc}") from None
-
-
-def _llm(settings: Settings) -> LlmClient | None:
-    """The LLM when a model is named (a local server may need no key); else facts-only."""
-    if settings.model is None or (settings.openai_api_key is None and settings.openai_base_url is None):
-        return None
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
-    return LlmClient(key, settings.openai_base_url, settings.model, proposal_schema(), deadline=settings.llm_deadline)
-
-
-def _poster(settings: Settings, engine: Engine, clock: Clock) -> SlackPoster | None:
-    if settings.slack_bot_token is None or settings.channel is None:
-        return None
-    return SlackPoster.connect(
-        settings.slack_bot_token.get_secret_value(), settings.slack_api_url, settings.channel, engine, clock
-    )
 
 
 class Bot:
@@ -92,19 +58,10 @@ class Bot:
         self.incidents = IncidentEngine(self.engine, routing, clock)
         self.on_notify: list[Callable[[Notification], None]] = []
         self.reporter = Reporter(
+            settings,
             self.engine,
             self.policy,
-            Summarizer(
-                self.engine,
-                self.events,
-                self.policy,
-                Checker(self.policy, proposal_schema()),
-                _llm(settings),
-                reasks=settings.llm_reasks,
-                lookback=settings.lookback,
-                clock=clock,
-            ),
-            _poster(settings, self.engine, clock),
+            make_poster(settings, self.engine, clock),
             lane_status=self.lane_status,
             debounce=settings.summary_debounce,
         )

@@ -222,7 +222,7 @@ def honest_proposal(request: dict[str, Any], *, failed: int | None = None, **ove
                 "lane": lane,
                 "fact": "failed",
                 "value": count,
-                "evidence": fact["evidence"][:2],
+                "evidence": fact.get("evidence", [])[:2],
             }
         ],
         "actions": [],

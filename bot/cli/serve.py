@@ -35,11 +35,15 @@ def run(args: argparse.Namespace) -> int:
     except (SettingsError, StoreError) as exc:
         print(f"lanekeeper serve: {exc}", file=sys.stderr)
         return 2
-    # The live window holds hundreds of thousands of objects; with the default thresholds the
-    # cyclic collector walks them every few thousand allocations and costs ingest a fifth of
-    # its rate. Nothing on the hot path builds reference cycles, so collect rarely.
+    # Ingest allocates hundreds of thousands of objects a second; with the default thresholds
+    # the cyclic collector walks them every few thousand allocations. Nothing on the hot path
+    # builds reference cycles, so collect rarely.
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+    # Summaries decode a window's events on a worker thread (CPU-bound). With the default
+    # 5 ms switch interval each GIL hand-off of a request (a facts card: a few queries and a
+    # Slack call) may wait that long behind it; 1 ms keeps cards fast during a burst.
+    sys.setswitchinterval(0.001)
     log.info(
         "listening", extra={"host": args.host, "port": args.port, "store": bot.engine.url.render_as_string(hide_password=True)}
     )

@@ -16,8 +16,8 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.incidents import IncidentError
 from bot.incidents.views import list_incidents, show_incident
 from bot.lanes import snapshot
-from bot.runtime import load_policy
 from bot.store.engine import StoreError, make_engine, upgrade
+from bot.wiring import load_policy
 from validators.rules import stamp
 
 

@@ -14,7 +14,6 @@ A child that fails or dies is reported to every reader, never silently stale.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -24,12 +23,11 @@ from typing import Any
 import msgspec
 
 from bot.lanes.live import LaneStatus, LiveLanes
+from bot.processes import CONTEXT
 from validators.events import Event, KnownEventUnion, UnknownEvent
 
 log = logging.getLogger(__name__)
 _encode_lines = msgspec.json.Encoder().encode_lines
-_CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload([__name__])
 
 
 class LiveStatusError(RuntimeError):
@@ -64,8 +62,8 @@ class LiveWorker:
 
     def __init__(self, window: timedelta, now: Callable[[], datetime]) -> None:
         self.now = now
-        self._conn, child = _CONTEXT.Pipe()
-        self._process = _CONTEXT.Process(target=_serve, args=(child, window), name="lanekeeper-live-status", daemon=True)
+        self._conn, child = CONTEXT.Pipe()
+        self._process = CONTEXT.Process(target=_serve, args=(child, window), name="lanekeeper-live-status", daemon=True)
         self._process.start()
         child.close()
         self._lock = threading.Lock()  # one message at a time on the pipe, replies in order

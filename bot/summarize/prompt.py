@@ -1,7 +1,8 @@
 """The summary prompt: the facts sheet, the policy and the alerts, as chat messages.
 
 Its size does not grow with the events: per lane a fixed set of facts with a few ids each,
-the policy, and at most ``MAX_ALERTS`` alerts with their texts cut to ``ALERT_TEXT_MAX``.
+the policy, and the newest alerts (at most ``MAX_ALERTS``, ``ALERTS_BUDGET`` characters in
+all, each text cut to ``ALERT_TEXT_MAX``).
 Alert texts are untrusted: credentials are redacted, and they are fenced as data (a text
 that tries to close the fence has its markers broken) so the model is told to read, not obey.
 """
@@ -22,7 +23,8 @@ from validators.policy import Policy
 from validators.rules import stamp
 
 MAX_ALERTS = 20
-ALERT_TEXT_MAX = 400
+ALERT_TEXT_MAX = 240  # each annotation
+ALERTS_BUDGET = 4000  # characters for all alerts together (~1k tokens), newest first
 _FENCE = "untrusted_alert_data"
 Message = dict[str, str]
 
@@ -50,7 +52,11 @@ def facts_sheet(context: IncidentContext, policy: Policy) -> dict[str, Any]:
         if lane not in context.lanes and not _is_fallback(lane, context, policy):
             continue
         support = context.support.get(lane, {})
-        entry: dict[str, Any] = {name: {"value": facts.value(name), "evidence": support.get(name, [])} for name in FACT_NAMES}
+        entry: dict[str, Any] = {}
+        for name in FACT_NAMES:
+            value = facts.value(name)
+            # ids only where there is something to show: a zero or absent fact needs none
+            entry[name] = {"value": value, "evidence": support.get(name, [])} if value else {"value": value}
         entry["healthy"] = not policy.unhealthy_because(lane, facts)
         if lane not in context.lanes:
             entry["role"] = "fallback (not an incident lane)"
@@ -76,7 +82,8 @@ def policy_sheet(policy: Policy, lanes: tuple[str, ...]) -> dict[str, Any]:
 
 
 def alert_lines(context: IncidentContext) -> list[str]:
-    lines = []
+    lines: list[str] = []
+    used = 0
     for alert in context.alerts[:MAX_ALERTS]:
         texts = {key: scrub(value) for key, value in sorted(alert.annotations.items()) if isinstance(value, str)}
         item = {
@@ -87,7 +94,11 @@ def alert_lines(context: IncidentContext) -> list[str]:
             "starts_at": stamp(alert.starts_at),
             "texts": texts,
         }
-        lines.append(_dumps(item))
+        line = _dumps(item)
+        used += len(line)
+        if lines and used > ALERTS_BUDGET:
+            break
+        lines.append(line)
     return lines
 
 

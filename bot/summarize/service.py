@@ -1,8 +1,8 @@
 """Facts first, AI second: the card is posted the moment an incident opens, from live lane
-status (no scan of events, no LLM); the summary runs on a worker thread of its own and
-replaces the card when the validators passed it. New alerts or a status change re-run the
-summary, debounced per incident, and update the same message. An LLM that takes 30 s or
-is down delays only the summary, never the card.
+status (no scan of events, no LLM); the summary runs in the summary process (one at a time,
+handed over by a thread here) and replaces the card when the validators passed it. New
+alerts or a status change re-run the summary, debounced per incident, and update the same
+message. An LLM that takes 30 s or is down delays only the summary, never the card.
 """
 
 from __future__ import annotations
@@ -11,38 +11,44 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
+from bot.config import Settings
 from bot.incidents import Notification
 from bot.lanes.live import LaneStatus
+from bot.processes import CONTEXT
 from bot.slack.poster import Poster
 from bot.store.tables import alerts, incidents
-from bot.summarize.loop import Summarizer, SummaryResult
-from bot.summarize.render import Card, facts_card, summary_card
+from bot.summarize import child
+from bot.summarize.render import Card, facts_card
+from bot.wiring import llm_configured
 from validators.policy import Policy
 
 log = logging.getLogger(__name__)
-CARD = "card"
 
 
 class Reporter:
     def __init__(
         self,
+        settings: Settings,
         engine: Engine,
         policy: Policy,
-        summarizer: Summarizer,
         poster: Poster | None,
         *,
         lane_status: Callable[[], dict[str, LaneStatus]],
         debounce: timedelta,
     ) -> None:
-        self.engine, self.policy, self.summarizer, self.poster = engine, policy, summarizer, poster
+        self.settings, self.engine, self.policy, self.poster = settings, engine, policy, poster
         self.lane_status = lane_status
         self.debounce = debounce.total_seconds()
-        self.results: dict[str, SummaryResult] = {}
-        """The latest summary of each incident (for tests and the CLI's replay)."""
+        self.ai = llm_configured(settings)
+        self.results: dict[str, child.Outcome] = {}
+        """The latest summary outcome of each incident."""
+        self._pool: ProcessPoolExecutor | None = None  # started on the first summary
         self._due: dict[str, float] = {}  # incident -> monotonic time its summary runs
         self._busy = 0
         self._cond = threading.Condition()
@@ -61,9 +67,9 @@ class Reporter:
     def _post_card(self, incident_id: str) -> None:
         started = time.perf_counter()
         card = self._live_card(incident_id)
-        note = "AI summary: validating…" if self.summarizer.llm is not None else "Facts only: no LLM is configured for this bot."
+        note = "AI summary: validating…" if self.ai else "Facts only: no LLM is configured for this bot."
         if self.poster is not None:
-            self.poster.post(incident_id, CARD, facts_card(card, self.policy, note))
+            self.poster.post(incident_id, child.CARD, facts_card(card, self.policy, note))
         log.info("facts card posted in %.1f ms", (time.perf_counter() - started) * 1000, extra={"incident_id": incident_id})
 
     def _live_card(self, incident_id: str) -> Card:
@@ -114,10 +120,14 @@ class Reporter:
         return max(0.0, min(self._due.values()) - time.monotonic()) if self._due else None
 
     def _summarize(self, incident_id: str) -> None:
-        result = self.summarizer.summarize(incident_id)
-        self.results[incident_id] = result
-        if self.poster is not None:
-            self.poster.post(incident_id, CARD, summary_card(result, self.policy))
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(1, mp_context=CONTEXT, initializer=child.init, initargs=(self.settings,))
+        try:
+            self.results[incident_id] = self._pool.submit(child.run, incident_id).result()
+        except BrokenProcessPool:
+            log.error("the summary process died; starting a new one", extra={"incident_id": incident_id})
+            self._pool = None
+            raise
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every scheduled summary ran (tests, replay, shutdown)."""
@@ -134,5 +144,5 @@ class Reporter:
             self._stopped = True
             self._cond.notify_all()
         self._thread.join(timeout=5)
-        if self.summarizer.llm is not None:
-            self.summarizer.llm.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)

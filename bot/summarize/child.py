@@ -1,0 +1,77 @@
+"""The summary process: the LLM loop and the summary's Slack update, away from the server.
+
+A summary decodes every event of the incident's window and computes its facts (seconds of
+CPU for a million events) and then waits on the LLM. In the server process that CPU would
+hold the GIL against the requests that post facts cards and take events; here it runs on a
+core of its own, and a crash or a runaway window costs a summary, never the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.config import Settings
+from bot.slack.poster import Poster
+from bot.store.engine import make_engine
+from bot.store.events import EventStore
+from bot.summarize.loop import Summarizer
+from bot.summarize.render import summary_card
+from bot.wiring import load_policy, make_llm, make_poster
+from prompts import proposal_schema
+from validators.check import Checker
+from validators.policy import Policy
+
+CARD = "card"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the server learns of one summary (the audit trail has the rest)."""
+
+    incident_id: str
+    proposal: dict[str, Any] | None
+    withheld: str | None
+    attempts: int
+
+
+@dataclass(slots=True)
+class _Parts:
+    summarizer: Summarizer
+    poster: Poster | None
+    policy: Policy
+
+
+_parts: _Parts | None = None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def init(settings: Settings) -> None:
+    """Build this process's own store connection, LLM client and Slack poster."""
+    global _parts  # noqa: PLW0603 (one set of parts per process, built once)
+    engine = make_engine(settings.database_url)
+    policy = load_policy(settings.policy)
+    summarizer = Summarizer(
+        engine,
+        EventStore(engine),
+        policy,
+        Checker(policy, proposal_schema()),
+        make_llm(settings),
+        reasks=settings.llm_reasks,
+        lookback=settings.lookback,
+        clock=_utcnow,
+    )
+    _parts = _Parts(summarizer, make_poster(settings, engine, _utcnow), policy)
+
+
+def run(incident_id: str) -> Outcome:
+    """Summarize one incident and put the result in its card."""
+    assert _parts is not None, "init() first"
+    result = _parts.summarizer.summarize(incident_id)
+    if _parts.poster is not None:
+        _parts.poster.post(incident_id, CARD, summary_card(result, _parts.policy))
+    return Outcome(incident_id, result.proposal, result.withheld, result.attempts)

@@ -1,0 +1,48 @@
+"""Building the bot's parts from its settings, shared by the server and its summary process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from bot.config import Settings, SettingsError
+from bot.incidents.engine import Clock
+from bot.slack.poster import SlackPoster
+from bot.summarize.llm import LlmClient
+from prompts import proposal_schema
+from validators.policy import Policy, PolicyError, parse_policy
+
+DEFAULT_POLICY = Path(__file__).with_name("defaults") / "policy.yaml"
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The policy file, or the embedded default; a bad file stops start-up with one line."""
+    source = path or DEFAULT_POLICY
+    try:
+        return parse_policy(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"LANEKEEPER_POLICY: cannot read {source}: {exc.strerror}") from None
+    except PolicyError as exc:
+        raise SettingsError(f"LANEKEEPER_POLICY: {source}: {exc}") from None
+
+
+def llm_configured(settings: Settings) -> bool:
+    """A model is named, and a key or a server (a local one may need no key)."""
+    return settings.model is not None and (settings.openai_api_key is not None or settings.openai_base_url is not None)
+
+
+def make_llm(settings: Settings) -> LlmClient | None:
+    """The LLM client when one is configured; else None, and the bot runs facts-only."""
+    if not llm_configured(settings) or settings.model is None:
+        return None
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
+    return LlmClient(key, settings.openai_base_url, settings.model, proposal_schema(), deadline=settings.llm_deadline)
+
+
+def make_poster(settings: Settings, engine: Engine, clock: Clock) -> SlackPoster | None:
+    if settings.slack_bot_token is None or settings.channel is None:
+        return None
+    return SlackPoster.connect(
+        settings.slack_bot_token.get_secret_value(), settings.slack_api_url, settings.channel, engine, clock
+    )

@@ -1,0 +1,58 @@
+"""End to end through a real ``lanekeeper serve`` process: an alert in, the facts card out
+at once, then the validated summary in its place, over loopback Slack and OpenAI fakes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from fakes import FakeOpenAI, FakeSlack, answer, honest_proposal, running
+from server import ServerProcess
+from test_summaries import alertmanager, incident_events
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_alert_in_facts_card_out_then_the_validated_summary_replaces_it(tmp_path: Path) -> None:
+    lies_first = {"n": 0}
+
+    def model(request: dict) -> object:
+        lies_first["n"] += 1
+        return answer(honest_proposal(request, failed=8 if lies_first["n"] == 1 else None))
+
+    with running(FakeOpenAI(responder=model)) as llm, running(FakeSlack()) as slack:
+        env = {
+            "LANEKEEPER_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
+            "SLACK_BOT_TOKEN": "xoxb-e2e-token-0000",
+            "LANEKEEPER_CHANNEL": "#settlement-incidents",
+            "SLACK_API_URL": slack.url,
+            "OPENAI_API_KEY": "sk-e2e-key-000000000000",
+            "OPENAI_BASE_URL": llm.url,
+            "LANEKEEPER_MODEL": "fake-model",
+        }
+        server = ServerProcess(env, tmp_path / "server.log").start()
+        try:
+            assert httpx.post(server.url + "/events", content=incident_events()).json()["stored"] == 42
+            sent = time.monotonic()
+            incident = httpx.post(server.url + "/webhooks/alertmanager", content=alertmanager()).json()["incidents"][0]
+            wait_for(lambda: bool(slack.of("chat.postMessage")))
+            card = slack.of("chat.postMessage")[0]
+            assert card.at - sent < 2.0
+            assert incident in card.args["text"]
+            wait_for(lambda: bool(slack.of("chat.update")))
+            summary = json.dumps(slack.of("chat.update")[0].args["blocks"], ensure_ascii=False)
+            assert "l2-arb settlement failures: 5 failed" in summary
+            assert "8 failed" not in slack.everything()
+            assert len(llm.requests) == 2
+            detail = httpx.get(f"{server.url}/incidents/{incident}").json()
+            assert [a["outcome"] for a in detail["llm_attempts"]] == ["rejected", "validated"]
+        finally:
+            server.stop()
