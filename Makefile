@@ -34,6 +34,7 @@ test: lint typecheck services
 bench: $(STAMP) services
 	$(BIN)/python bench/validate_speed.py
 	$(BIN)/python bench/ingest_speed.py
+	$(BIN)/python bench/summary_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

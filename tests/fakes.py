@@ -59,7 +59,8 @@ class _Server:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=outer.httpd.serve_forever, daemon=True)
+        # a short poll: shutdown() waits for it, and every test stops two of these
+        self._thread = threading.Thread(target=outer.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
