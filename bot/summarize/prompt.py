@@ -88,7 +88,7 @@ def alert_lines(context: IncidentContext) -> list[str]:
         texts = {key: scrub(value) for key, value in sorted(alert.annotations.items()) if isinstance(value, str)}
         item = {
             "alert_id": alert.alert_id,
-            "lane": alert.lane,
+            "lane": scrub(alert.lane, 100) if alert.lane else None,
             "name": scrub(alert.name, 200),
             "status": alert.status,
             "starts_at": stamp(alert.starts_at),
@@ -107,7 +107,7 @@ def build_prompt(context: IncidentContext, policy: Policy) -> Prompt:
     alerts = alert_lines(context)
     user = Template(templates.user).substitute(
         incident_id=context.incident_id,
-        lanes=", ".join(context.lanes),
+        lanes=scrub(", ".join(context.lanes), 400),  # lanes come from alert labels: untrusted too
         events_checked=context.events_checked,
         window_start=stamp(context.window.start),
         window_end=stamp(context.window.end),
