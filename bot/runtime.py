@@ -26,6 +26,7 @@ from bot.lanes import snapshot
 from bot.lanes.live import LaneStatus
 from bot.lanes.worker import LiveWorker
 from bot.metrics import Metrics
+from bot.slack.outbox import Outbox
 from bot.store.engine import make_engine, upgrade
 from bot.store.events import EventStore
 from bot.summarize.service import Reporter
@@ -57,11 +58,13 @@ class Bot:
         )
         self.incidents = IncidentEngine(self.engine, routing, clock)
         self.on_notify: list[Callable[[Notification], None]] = []
+        poster = make_poster(settings, self.engine, clock)
+        self.outbox = Outbox(poster) if poster is not None else None
         self.reporter = Reporter(
             settings,
             self.engine,
             self.policy,
-            make_poster(settings, self.engine, clock),
+            self.outbox,
             lane_status=self.lane_status,
             debounce=settings.summary_debounce,
         )
@@ -176,8 +179,17 @@ class Bot:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), TICK_S)
 
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until every scheduled summary ran and every Slack message went out (tests,
+        replay)."""
+        self.reporter.drain(timeout)
+        if self.outbox is not None:
+            self.outbox.drain(timeout)
+
     def close(self) -> None:
         self.reporter.close()
+        if self.outbox is not None:
+            self.outbox.close()
         if self.ingestor.dirty.is_set():
             self.save_snapshot()
         self.live.close()

@@ -74,7 +74,7 @@ class World:
     def open_incident(self, summary: str = "l2-arb failures above 2%") -> str:
         assert self.client.post("/events", content=incident_events()).status_code == 200
         answer = self.client.post("/webhooks/alertmanager", content=alertmanager(summary=summary)).json()
-        self.bot.reporter.drain()
+        self.bot.drain()
         [incident_id] = answer["incidents"]
         return str(incident_id)
 
@@ -298,7 +298,7 @@ def test_without_an_llm_the_card_says_facts_only(database_url: str, llm: FakeOpe
 def test_alert_text_cannot_mention_or_link_in_the_card(world: World) -> None:
     world.client.post("/events", content=incident_events())
     world.client.post("/webhooks/alertmanager", content=alertmanager(name="<!channel> <https://evil.example|click>"))
-    world.bot.reporter.drain()
+    world.bot.drain()
     posted = world.slack.everything()
     assert "<!channel>" not in posted
     assert "<https://evil" not in posted
@@ -311,7 +311,7 @@ def test_a_new_alert_re_summarizes_into_the_same_message(database_url: str, llm:
         world.client.post("/webhooks/alertmanager", content=alertmanager(name="CanaryFailing", starts=700))
         time.sleep(0.02)
         world.bot.tick()  # the update is due by now (if the webhook did not hand it out already)
-        world.bot.reporter.drain()
+        world.bot.drain()
         assert len(world.slack.of("chat.postMessage")) == 1
         assert len(world.slack.of("chat.update")) == 2
         assert len(llm.requests) == 2

@@ -2,7 +2,8 @@
 
 Each incident owns its messages (``slack_messages``: incident, purpose, channel -> ts), so
 an update edits the message it posted (``chat.update``) and a restart never posts a second
-facts card. 429s are retried by slack_sdk's handler, which honours Retry-After.
+facts card. Errors are raised: the outbox (``bot.slack.outbox``) decides what to retry,
+so the client's own retry handlers are off.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import logging
 from typing import Protocol
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -34,23 +33,18 @@ class SlackPoster:
 
     @classmethod
     def connect(cls, token: str, base_url: str, channel: str, engine: Engine, clock: Clock) -> SlackPoster:
-        handlers = [ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=5)]
-        return cls(WebClient(token=token, base_url=base_url, retry_handlers=handlers), channel, engine, clock)
+        return cls(WebClient(token=token, base_url=base_url, retry_handlers=[]), channel, engine, clock)
 
     def post(self, incident_id: str, purpose: str, message: Message) -> None:
+        """Raises ``SlackApiError`` (with Slack's status and error) when Slack says no."""
         posted = self._posted(incident_id, purpose)
-        try:
-            if posted is None:
-                answer = self.client.chat_postMessage(channel=self.channel, text=message.text, blocks=message.blocks)
-                self._remember(incident_id, purpose, str(answer["channel"]), str(answer["ts"]))
-            else:
-                channel, ts = posted
-                self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
-                self._touch(incident_id, purpose)
-        except SlackApiError as exc:
-            log.error(
-                "slack refused %s of %s: %s", purpose, incident_id, exc.response.get("error"), extra={"incident_id": incident_id}
-            )
+        if posted is None:
+            answer = self.client.chat_postMessage(channel=self.channel, text=message.text, blocks=message.blocks)
+            self._remember(incident_id, purpose, str(answer["channel"]), str(answer["ts"]))
+        else:
+            channel, ts = posted
+            self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+            self._touch(incident_id, purpose)
 
     def _posted(self, incident_id: str, purpose: str) -> tuple[str, str] | None:
         """(channel id, ts) of the message posted for this purpose (chat.update needs the id)."""

@@ -1,4 +1,4 @@
-"""The summary process: the LLM loop and the summary's Slack update, away from the server.
+"""The summary process: the LLM loop and the summary card, away from the server.
 
 A summary decodes every event of the incident's window and computes its facts (seconds of
 CPU for a million events) and then waits on the LLM. In the server process that CPU would
@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.slack.poster import Poster
 from bot.store.engine import make_engine
 from bot.store.events import EventStore
 from bot.summarize.loop import Summarizer
-from bot.summarize.render import summary_card
-from bot.wiring import load_policy, make_llm, make_poster
+from bot.summarize.render import Message, summary_card
+from bot.wiring import load_policy, make_llm
 from prompts import proposal_schema
 from validators.check import Checker
 from validators.policy import Policy
@@ -35,12 +34,13 @@ class Outcome:
     proposal: dict[str, Any] | None
     withheld: str | None
     attempts: int
+    card: Message
+    """The card to put in the channel (the server's outbox sends it)."""
 
 
 @dataclass(slots=True)
 class _Parts:
     summarizer: Summarizer
-    poster: Poster | None
     policy: Policy
 
 
@@ -68,13 +68,12 @@ def init(settings: Settings) -> None:
         lookback=settings.lookback,
         clock=_utcnow,
     )
-    _parts = _Parts(summarizer, make_poster(settings, engine, _utcnow), policy)
+    _parts = _Parts(summarizer, policy)
 
 
 def run(incident_id: str) -> Outcome:
-    """Summarize one incident and put the result in its card."""
+    """Summarize one incident; the outcome carries the card to post."""
     assert _parts is not None, "init() first"
     result = _parts.summarizer.summarize(incident_id)
-    if _parts.poster is not None:
-        _parts.poster.post(incident_id, CARD, summary_card(result, _parts.policy))
-    return Outcome(incident_id, result.proposal, result.withheld, result.attempts)
+    card = summary_card(result, _parts.policy)
+    return Outcome(incident_id, result.proposal, result.withheld, result.attempts, card)

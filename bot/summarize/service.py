@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.incidents import Notification
 from bot.lanes.live import LaneStatus
 from bot.processes import CONTEXT
-from bot.slack.poster import Poster
+from bot.slack.outbox import Outbox
 from bot.store.tables import alerts, incidents
 from bot.summarize import child
 from bot.summarize.render import Card, facts_card
@@ -37,12 +37,12 @@ class Reporter:
         settings: Settings,
         engine: Engine,
         policy: Policy,
-        poster: Poster | None,
+        outbox: Outbox | None,
         *,
         lane_status: Callable[[], dict[str, LaneStatus]],
         debounce: timedelta,
     ) -> None:
-        self.settings, self.engine, self.policy, self.poster = settings, engine, policy, poster
+        self.settings, self.engine, self.policy, self.outbox = settings, engine, policy, outbox
         self.lane_status = lane_status
         self.debounce = debounce.total_seconds()
         self.ai = llm_configured(settings)
@@ -68,9 +68,9 @@ class Reporter:
         started = time.perf_counter()
         card = self._live_card(incident_id)
         note = "AI summary: validating…" if self.ai else "Facts only: no LLM is configured for this bot."
-        if self.poster is not None:
-            self.poster.post(incident_id, child.CARD, facts_card(card, self.policy, note))
-        log.info("facts card posted in %.1f ms", (time.perf_counter() - started) * 1000, extra={"incident_id": incident_id})
+        if self.outbox is not None:
+            self.outbox.send(incident_id, child.CARD, facts_card(card, self.policy, note))
+        log.info("facts card queued in %.1f ms", (time.perf_counter() - started) * 1000, extra={"incident_id": incident_id})
 
     def _live_card(self, incident_id: str) -> Card:
         with self.engine.connect() as conn:
@@ -123,11 +123,14 @@ class Reporter:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(1, mp_context=CONTEXT, initializer=child.init, initargs=(self.settings,))
         try:
-            self.results[incident_id] = self._pool.submit(child.run, incident_id).result()
+            outcome = self._pool.submit(child.run, incident_id).result()
         except BrokenProcessPool:
             log.error("the summary process died; starting a new one", extra={"incident_id": incident_id})
             self._pool = None
             raise
+        self.results[incident_id] = outcome
+        if self.outbox is not None:
+            self.outbox.send(incident_id, child.CARD, outcome.card)
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every scheduled summary ran (tests, replay, shutdown)."""
