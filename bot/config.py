@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     lookback: Duration = Field(timedelta(minutes=30), validation_alias="LANEKEEPER_LOOKBACK")
     summary_debounce: Duration = Field(timedelta(seconds=10), validation_alias="LANEKEEPER_SUMMARY_DEBOUNCE")
 
+    action_webhook: str | None = Field(None, validation_alias="LANEKEEPER_ACTION_WEBHOOK")
+    action_webhook_secret: SecretStr | None = Field(None, validation_alias="LANEKEEPER_ACTION_WEBHOOK_SECRET")
+
     lane_label: str = Field("lane", min_length=1, validation_alias="LANEKEEPER_LANE_LABEL")
     status_window: Duration = Field(timedelta(minutes=30), validation_alias="LANEKEEPER_STATUS_WINDOW")
     group_by: CsvList = Field(["lane"], validation_alias="LANEKEEPER_GROUP_BY")
@@ -109,6 +112,14 @@ class Settings(BaseSettings):
             raise ValueError("must be longer than 0s")
         return value
 
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> Settings:
+        if self.action_webhook is not None and self.action_webhook_secret is None:
+            raise ValueError(
+                "LANEKEEPER_ACTION_WEBHOOK_SECRET: required when LANEKEEPER_ACTION_WEBHOOK is set (it signs every call)"
+            )
+        return self
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -123,7 +134,9 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         return Settings(_env_file=env_file)
     except ValidationError as exc:
         error = exc.errors()[0]
-        name = str(error["loc"][0]) if error["loc"] else "?"  # the variable: fields are read by their alias
         message = str(error["msg"]).removeprefix("Value error, ")
+        if not error["loc"]:  # a rule across settings: its message names them
+            raise SettingsError(message) from None
+        name = str(error["loc"][0])  # the variable: fields are read by their alias
         shown = "" if name in _NOT_ECHOED else f" (got {error.get('input')!r})"
         raise SettingsError(f"{name}: {message}{shown}") from None

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from bot.approvals import ActionState, Approvals
 from bot.config import Settings
 from bot.incidents import IncidentEngine, Notification, Routing
 from bot.incidents.engine import Clock, utcnow
@@ -26,6 +27,7 @@ from bot.lanes import snapshot
 from bot.lanes.live import LaneStatus
 from bot.lanes.worker import LiveWorker
 from bot.metrics import Metrics
+from bot.slack.blocks import action_message
 from bot.slack.outbox import Outbox
 from bot.store.engine import make_engine, upgrade
 from bot.store.events import EventStore
@@ -60,11 +62,13 @@ class Bot:
         self.on_notify: list[Callable[[Notification], None]] = []
         poster = make_poster(settings, self.engine, clock)
         self.outbox = Outbox(poster) if poster is not None else None
+        self.approvals = Approvals(self.engine, self.policy, settings, self.lane_status, clock)
         self.reporter = Reporter(
             settings,
             self.engine,
             self.policy,
             self.outbox,
+            on_action=self.post_action,
             lane_status=self.lane_status,
             debounce=settings.summary_debounce,
         )
@@ -178,6 +182,11 @@ class Bot:
                 log.warning("background tick failed, retrying: %s", exc.orig)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), TICK_S)
+
+    def post_action(self, action: ActionState) -> None:
+        """A suggested action's message (with its buttons), posted or brought up to date."""
+        if self.outbox is not None:
+            self.outbox.send(action.incident_id, f"action:{action.action_id}", action_message(action))
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every scheduled summary ran and every Slack message went out (tests,

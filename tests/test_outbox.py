@@ -15,10 +15,10 @@ from fakes import FakeSlack, Reply, running
 from sqlalchemy import Engine, insert
 from stores import migrated, sqlite_url
 
+from bot.slack.blocks import Message
 from bot.slack.outbox import Outbox, Pace
 from bot.slack.poster import SlackPoster
 from bot.store.tables import incidents
-from bot.summarize.render import Message
 
 NOW = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 

@@ -276,7 +276,11 @@ def test_a_validated_action_becomes_a_suggestion_needing_the_policys_approvals(w
     with world.bot.engine.connect() as conn:
         [row] = conn.execute(select(actions).where(actions.c.incident_id == incident_id)).mappings().all()
     assert (row["kind"], row["lane"], row["approvals_needed"], row["status"]) == ("rollback", "l2-arb", 2, "suggested")
-    assert "Suggested (needs approval)" in world.card_texts()[-1]
+    card = json.dumps(world.slack.of("chat.update")[-1].args["blocks"], ensure_ascii=False)
+    assert "Suggested (needs approval)" in card
+    action = world.slack.of("chat.postMessage")[-1].args["blocks"]
+    buttons = [e for b in action if b["type"] == "actions" for e in b["elements"]]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [("lk_approve", row["action_id"]), ("lk_reject", row["action_id"])]
 
 
 def test_a_planted_credential_never_reaches_the_llm_or_slack(world: World) -> None:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.blocks import Message
 from bot.slack.poster import Poster
-from bot.summarize.render import Message
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (incident, purpose)

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.incidents.engine import Clock
+from bot.slack.blocks import Message
 from bot.store.tables import slack_messages
-from bot.summarize.render import Message
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.approvals import ActionState, action_state
 from bot.config import Settings
+from bot.slack.blocks import Message
 from bot.store.engine import make_engine
 from bot.store.events import EventStore
 from bot.summarize.loop import Summarizer
-from bot.summarize.render import Message, summary_card
+from bot.summarize.render import summary_card
 from bot.wiring import load_policy, make_llm
 from prompts import proposal_schema
 from validators.check import Checker
@@ -36,6 +38,8 @@ class Outcome:
     attempts: int
     card: Message
     """The card to put in the channel (the server's outbox sends it)."""
+    actions: list[ActionState]
+    """The actions it suggested, each posted with its Approve and Reject buttons."""
 
 
 @dataclass(slots=True)
@@ -76,4 +80,5 @@ def run(incident_id: str) -> Outcome:
     assert _parts is not None, "init() first"
     result = _parts.summarizer.summarize(incident_id)
     card = summary_card(result, _parts.policy)
-    return Outcome(incident_id, result.proposal, result.withheld, result.attempts, card)
+    suggested = [action_state(_parts.summarizer.engine, action_id) for action_id in result.action_ids]
+    return Outcome(incident_id, result.proposal, result.withheld, result.attempts, card, suggested)

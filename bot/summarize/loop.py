@@ -44,6 +44,8 @@ class SummaryResult:
     withheld: str | None
     """Why no AI summary is shown (one line); None when validated or facts-only."""
     attempts: int
+    action_ids: tuple[str, ...] = ()
+    """The suggested actions the validated proposal created."""
 
     @property
     def facts_only(self) -> bool:
@@ -83,8 +85,8 @@ class Summarizer:
             call_id = self._audit(context, prompt, attempt, completion, outcome=outcome, report=report)
             if outcome == "validated":
                 assert isinstance(doc, dict)
-                self._suggest(context, call_id, doc)
-                return SummaryResult(context, doc, None, attempt)
+                ids = self._suggest(context, call_id, doc)
+                return SummaryResult(context, doc, None, attempt, ids)
             log.info("proposal rejected", extra={"incident_id": incident_id, "codes": sorted(report.codes)})
             prompt = reask(prompt, completion.text or "", report)
         assert report is not None
@@ -151,7 +153,7 @@ class Summarizer:
         log.warning("summary withheld: %s", reason, extra={"incident_id": context.incident_id})
         return SummaryResult(context, None, reason, attempts)
 
-    def _suggest(self, context: IncidentContext, call_id: int, doc: dict[str, Any]) -> None:
+    def _suggest(self, context: IncidentContext, call_id: int, doc: dict[str, Any]) -> tuple[str, ...]:
         now = self.clock()
         rows: dict[str, dict[str, Any]] = {}  # one per kind and lane, however often it is proposed
         for item in doc.get("actions", []):
@@ -173,6 +175,7 @@ class Summarizer:
         if rows:
             with self.engine.begin() as conn:
                 conn.execute(insert(actions), list(rows.values()))
+        return tuple(rows)
 
 
 def _failure(completion: Completion, doc: Any) -> CallOutcome:

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
+from bot.approvals import ActionState
 from bot.config import Settings
 from bot.incidents import Notification
 from bot.lanes.live import LaneStatus
@@ -39,11 +40,13 @@ class Reporter:
         policy: Policy,
         outbox: Outbox | None,
         *,
+        on_action: Callable[[ActionState], None],
         lane_status: Callable[[], dict[str, LaneStatus]],
         debounce: timedelta,
     ) -> None:
         self.settings, self.engine, self.policy, self.outbox = settings, engine, policy, outbox
         self.lane_status = lane_status
+        self.on_action = on_action
         self.debounce = debounce.total_seconds()
         self.ai = llm_configured(settings)
         self.results: dict[str, child.Outcome] = {}
@@ -131,6 +134,8 @@ class Reporter:
         self.results[incident_id] = outcome
         if self.outbox is not None:
             self.outbox.send(incident_id, child.CARD, outcome.card)
+        for action in outcome.actions:
+            self.on_action(action)
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every scheduled summary ran (tests, replay, shutdown)."""
