@@ -41,7 +41,7 @@ class _Server:
                 reply = handle(self.path, body, {k.lower(): v for k, v in self.headers.items()})
                 if reply.delay:
                     time.sleep(reply.delay)
-                payload = json.dumps(reply.body).encode() if not isinstance(reply.body, bytes) else reply.body
+                payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                 try:
                     self.send_response(reply.status)
                     self.send_header("content-type", "application/json")
@@ -137,6 +137,7 @@ class FakeSlack:
 
     def __init__(self) -> None:
         self.calls: list[SlackCall] = []
+        self.uploads: dict[str, bytes] = {}
         self.failures: dict[str, list[Reply]] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
@@ -145,6 +146,10 @@ class FakeSlack:
 
     def _handle(self, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         method = path.rsplit("/", 1)[-1]
+        if path.startswith("/upload/"):  # the upload URL files.getUploadURLExternal handed out
+            with self._lock:
+                self.uploads[method] = body
+            return Reply(body=b"OK - uploaded")
         if headers.get("content-type", "").startswith("application/json"):
             args = json.loads(body or b"{}")
         else:
@@ -157,9 +162,26 @@ class FakeSlack:
                 return pending.pop(0)
             self.calls.append(SlackCall(method, args, time.monotonic()))
             ts = f"1700000000.{next(self._ts):06d}"
+        return Reply(body=self._answer(method, args, ts))
+
+    def _answer(self, method: str, args: dict[str, Any], ts: str) -> dict[str, Any]:
         if method == "chat.update":
-            return Reply(body={"ok": True, "channel": args.get("channel"), "ts": args.get("ts")})
-        return Reply(body={"ok": True, "channel": "C0INCIDENT", "ts": ts})
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+                "team_id": "T0LANE",
+                "user": "lanekeeper",
+                "url": "https://x.slack.com/",
+            }
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{len(self.uploads) + len(self.calls):06d}"
+            return {"ok": True, "upload_url": self.url.removesuffix("/api/") + f"/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in json.loads(args["files"])]}
+        return {"ok": True, "channel": "C0INCIDENT", "ts": ts}
 
     def of(self, method: str) -> list[SlackCall]:
         return [c for c in self.calls if c.method == method]

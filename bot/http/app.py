@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +30,7 @@ from bot.incidents.views import list_incidents, show_incident
 from bot.lanes.snapshot import describe
 from bot.lanes.worker import LiveStatusError
 from bot.runtime import Bot
+from bot.slack.app import build_slack_app
 
 log = logging.getLogger(__name__)
 Parser = Callable[[bytes, str], list[Alert]]
@@ -73,6 +75,7 @@ def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
 
     _ingest_routes(app, bot)
     _read_routes(app, bot)
+    _slack_routes(app, bot)
     return app
 
 
@@ -174,3 +177,16 @@ def _read_routes(app: FastAPI, bot: Bot) -> None:
         except IncidentError as exc:
             raise HTTPException(404, str(exc)) from None
         return detail.as_json()
+
+
+def _slack_routes(app: FastAPI, bot: Bot) -> None:
+    """``/slack/events``: slash commands, button clicks and events, through slack-bolt."""
+    slack = build_slack_app(bot)
+
+    @app.post("/slack/events")
+    async def slack_events(request: Request) -> Response:
+        if slack is None:
+            raise HTTPException(404, "Slack is not configured (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)")
+        body = await read_body(request, bot.settings.max_body_bytes)
+        answer = await run_in_threadpool(slack.dispatch, to_bolt_request(request, body))  # bolt's listeners are sync
+        return to_starlette_response(answer)

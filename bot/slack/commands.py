@@ -82,8 +82,9 @@ def incident(bot: Bot, words: list[str], user_id: str) -> Reply:
             bot.incidents.set_status(incident_id, "resolved", user_id)
             return Reply(plain(f"{incident_id} resolved by <@{user_id}>."), in_channel=True)
         doc = show_incident(bot.engine, incident_id).as_json()
-    except IncidentError as exc:
-        return usage(str(exc).capitalize() + ".", INCIDENT_USAGE)
+    except IncidentError as exc:  # an unknown id or a state that forbids it: said plainly, no usage
+        reason = str(exc)
+        return Reply(plain(reason[:1].upper() + reason[1:] + "."))
     return Reply(incident_detail(doc) if verb == "show" else incident_timeline(doc))
 
 

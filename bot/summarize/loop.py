@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine, insert, update
 
 from bot.incidents.engine import Clock
 from bot.store.events import EventStore
-from bot.store.tables import actions, llm_calls, timeline
+from bot.store.tables import actions, incidents, llm_calls, timeline
 from bot.summarize.context import IncidentContext, load_context
 from bot.summarize.llm import Completion, LlmClient
 from bot.summarize.prompt import Prompt, build_prompt, reask
@@ -70,6 +70,8 @@ class Summarizer:
 
     def summarize(self, incident_id: str) -> SummaryResult:
         context = load_context(self.engine, self.store, self.policy, incident_id, self.lookback)
+        with self.engine.begin() as conn:  # the severity over the incident's own window, from now on
+            conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(severity=context.severity))
         if self.llm is None:
             return SummaryResult(context, None, None, 0)
         prompt = build_prompt(context, self.policy)

@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from bot.approvals import ActionState
 from bot.config import Settings
@@ -86,6 +86,8 @@ class Reporter:
         statuses = self.lane_status()
         lanes = {lane: statuses[lane].facts for lane in sorted(row.lanes) if lane in statuses}
         severity, _ = self.policy.severity_of(list(lanes.items()))
+        with self.engine.begin() as conn:  # the incident carries the severity its card shows
+            conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(severity=severity))
         marks = [statuses[lane].watermark for lane in lanes]
         minutes = max((statuses[lane].window.length_s for lane in lanes), default=0) / 60
         basis = f"live status, last {minutes:.0f} min to {max(marks):%H:%M:%S} UTC" if marks else "no events yet"

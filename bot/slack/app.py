@@ -1,0 +1,126 @@
+"""The slack-bolt app: slash commands and the Approve/Reject buttons, thin around the rest.
+
+Bolt checks every request's signature and timestamp (a bad or stale one gets 401). Each
+listener acknowledges at once; anything slow (an approval that calls the action webhook, a
+heatmap upload) runs in a lazy listener after the acknowledgement, well inside Slack's 3
+seconds. An event Slack retries (``X-Slack-Retry-Num``) whose first delivery was seen is
+acknowledged and not processed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+
+from bot.approvals import ApprovalError, Decision
+from bot.runtime import Bot
+from bot.slack import commands
+from bot.slack.blocks import APPROVE, REJECT
+from bot.slack.heatmap import HeatmapError, upload_heatmap
+
+log = logging.getLogger(__name__)
+SEEN_EVENTS = 10_000
+
+
+class _SeenEvents:
+    """Event ids already processed (bounded), for Slack's retries."""
+
+    def __init__(self) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_time(self, event_id: str) -> bool:
+        with self._lock:
+            if event_id in self._ids:
+                return False
+            self._ids[event_id] = None
+            if len(self._ids) > SEEN_EVENTS:
+                self._ids.popitem(last=False)
+            return True
+
+
+def build_slack_app(bot: Bot) -> App | None:
+    """The app when ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET`` are set; else None."""
+    settings = bot.settings
+    if settings.slack_bot_token is None or settings.slack_signing_secret is None:
+        return None
+    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        token_verification_enabled=False,  # Slack being unreachable must not stop the server from starting
+    )
+    seen = _SeenEvents()
+
+    @app.middleware
+    def skip_retried_events(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
+        if event_id and not seen.first_time(event_id) and req.headers.get("x-slack-retry-num"):
+            return BoltResponse(status=200, body="")
+        return next()
+
+    _commands(app, bot)
+    _buttons(app, bot)
+    return app
+
+
+def _answer(ack: Any, reply: commands.Reply) -> None:
+    ack(text=reply.message.text, blocks=reply.message.blocks, response_type="in_channel" if reply.in_channel else "ephemeral")
+
+
+def _commands(app: App, bot: Bot) -> None:
+    def lane_ack(ack: Any, command: dict[str, Any]) -> None:
+        words = command.get("text", "").split()
+        if words and words[0] == "heatmap":
+            ack(text="Rendering the heatmap…", response_type="ephemeral")
+            return
+        _answer(ack, commands.lane(bot, words))
+
+    def lane_heatmap(command: dict[str, Any], client: WebClient, respond: Any) -> None:
+        words = command.get("text", "").split()
+        if not words or words[0] != "heatmap":
+            return
+        try:
+            upload_heatmap(bot, client, command["channel_id"], words[1:])
+        except HeatmapError as exc:
+            respond(text=f"{exc}\n{commands.LANE_USAGE}", response_type="ephemeral")
+
+    app.command("/lane")(ack=lane_ack, lazy=[lane_heatmap])
+
+    @app.command("/incident")
+    def incident(ack: Any, command: dict[str, Any]) -> None:
+        _answer(ack, commands.incident(bot, command.get("text", "").split(), command["user_id"]))
+
+    @app.command("/rollback")
+    def rollback(ack: Any, command: dict[str, Any]) -> None:
+        _answer(ack, commands.rollback(bot, bot.approvals, command.get("text", "").split(), command["user_id"]))
+
+
+def _buttons(app: App, bot: Bot) -> None:
+    def acknowledge(ack: Any) -> None:
+        ack()
+
+    def vote(decision: Decision) -> Callable[..., None]:
+        def lazy(body: dict[str, Any], respond: Any) -> None:
+            action_id = body["actions"][0]["value"]
+            user_id = body["user"]["id"]
+            try:
+                state = bot.approvals.decide(action_id, user_id, decision)
+            except ApprovalError as exc:
+                respond(text=str(exc), response_type="ephemeral", replace_original=False)
+                return
+            bot.post_action(state)
+            if state.note:
+                respond(text=state.note, response_type="ephemeral", replace_original=False)
+
+        return lazy
+
+    app.action(APPROVE)(ack=acknowledge, lazy=[vote("approve")])
+    app.action(REJECT)(ack=acknowledge, lazy=[vote("reject")])

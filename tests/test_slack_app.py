@@ -1,0 +1,321 @@
+"""Scenario tests in the style of slack-bolt's own: requests signed as Slack signs them,
+through the real app on the bot's HTTP server, against a loopback Slack Web API."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from fakes import FakeOpenAI, FakeSlack, SlackCall, answer, honest_proposal, read_prompt, running
+from helpers import Stream
+from PIL import Image
+from test_summaries import World, world_for
+
+from bot.slack.heatmap import size_of
+
+SECRET = "signing-secret-for-tests"
+ONCALL, LEAD, STRANGER = "U01ONCALL", "U02LEAD", "U99NOBODY"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+    return found
+
+
+def signed(body: str, *, secret: str = SECRET, age: int = 0) -> dict[str, str]:
+    stamp = str(int(time.time()) - age)
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": stamp,
+        "x-slack-signature": f"v0={digest}",
+    }
+
+
+class Slack:
+    """Sends what Slack would send to ``/slack/events``."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.respond_url = world.slack.url.removesuffix("/api/") + "/respond/hook"
+
+    def command(self, command: str, text: str = "", user: str = ONCALL) -> Any:
+        form = {
+            "token": "legacy",
+            "team_id": "T0LANE",
+            "channel_id": "C0INCIDENT",
+            "user_id": user,
+            "command": command,
+            "text": text,
+            "response_url": self.respond_url,
+            "trigger_id": "1.2.3",
+        }
+        body = urlencode(form)
+        return self.world.client.post("/slack/events", content=body, headers=signed(body))
+
+    def click(self, action_id: str, value: str, user: str) -> Any:
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T0LANE"},
+            "user": {"id": user},
+            "channel": {"id": "C0INCIDENT"},
+            "container": {"type": "message", "channel_id": "C0INCIDENT", "message_ts": "1700000000.000002"},
+            "trigger_id": "1.2.3",
+            "response_url": self.respond_url,
+            "actions": [{"type": "button", "action_id": action_id, "block_id": f"action:{value}", "value": value}],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.world.client.post("/slack/events", content=body, headers=signed(body))
+
+    def responses(self) -> list[SlackCall]:
+        return self.world.slack.of("hook")
+
+
+def with_rollback(request: dict[str, Any]) -> Any:
+    seen = read_prompt(request)
+    lane = seen["lanes"][0]
+    evidence = seen["facts"][lane]["failed"]["evidence"][:1]
+    action = {"kind": "rollback", "lane": lane, "reason": "failure rate 25.00% is above the 2% trigger", "evidence": evidence}
+    return answer(honest_proposal(request, actions=[action]))
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    with running(FakeOpenAI(responder=with_rollback)) as llm, running(FakeSlack()) as slack:
+        yield from world_for(database_url, llm, slack, slack_signing_secret=SECRET)
+
+
+@pytest.fixture
+def slack(world: World) -> Slack:
+    return Slack(world)
+
+
+def blocks_text(response: Any) -> str:
+    return json.dumps(response.json(), ensure_ascii=False)
+
+
+# --- signatures --------------------------------------------------------------------------
+
+
+def test_a_bad_signature_is_refused_with_401(world: World) -> None:
+    body = urlencode({"command": "/lane", "text": "status", "user_id": ONCALL})
+    assert world.client.post("/slack/events", content=body, headers=signed(body, secret="wrong")).status_code == 401
+
+
+def test_a_stale_timestamp_is_refused_with_401(world: World) -> None:
+    body = urlencode({"command": "/lane", "text": "status", "user_id": ONCALL})
+    assert world.client.post("/slack/events", content=body, headers=signed(body, age=600)).status_code == 401
+
+
+def test_without_slack_settings_the_endpoint_says_so(database_url: str) -> None:
+    with running(FakeOpenAI()) as llm, running(FakeSlack()) as fake:
+        for world in world_for(database_url, llm, fake):  # no signing secret
+            answer = world.client.post("/slack/events", content="x")
+            assert answer.status_code == 404
+            assert "SLACK_SIGNING_SECRET" in answer.json()["detail"]
+
+
+# --- /lane -----------------------------------------------------------------------------
+
+
+def test_lane_help_and_bad_arguments_answer_with_usage(world: World, slack: Slack) -> None:
+    assert "`/lane status [LANE] [post]`" in blocks_text(slack.command("/lane", "help"))
+    assert "`/lane status [LANE] [post]`" in blocks_text(slack.command("/lane"))
+    bogus = slack.command("/lane", "explode").json()
+    assert bogus["text"].startswith("Unknown subcommand `explode`.")
+    assert bogus["response_type"] == "ephemeral"
+    assert "at most one lane" in slack.command("/lane", "status l2-arb l1-eth").json()["text"]
+
+
+def test_lane_status_shows_every_lane_privately_or_one_lane_to_the_channel(world: World, slack: Slack) -> None:
+    world.open_incident()
+    overview = slack.command("/lane", "status").json()
+    assert overview["response_type"] == "ephemeral"
+    assert "*l2-arb* (unhealthy): failure_rate 25.00%" in json.dumps(overview["blocks"], ensure_ascii=False)
+    one = slack.command("/lane", "status l2-arb post").json()
+    assert one["response_type"] == "in_channel"
+    assert "failed: *5*" in json.dumps(one["blocks"])
+    unknown = slack.command("/lane", "status l9-none").json()["text"]
+    assert unknown.startswith("No events seen for lane `l9-none` (lanes with status: l2-arb).")
+
+
+def test_lane_heatmap_uploads_a_png_of_the_expected_size_with_the_current_api(world: World, slack: Slack) -> None:
+    world.open_incident()
+    assert slack.command("/lane", "heatmap l2-arb 30m").json()["text"] == "Rendering the heatmap…"
+    complete = wait_for(lambda: world.slack.of("files.completeUploadExternal"))[0]
+    [asked] = world.slack.of("files.getUploadURLExternal")
+    assert asked.args["filename"] == "lane-heatmap.png"
+    [png] = world.slack.uploads.values()
+    assert int(asked.args["length"]) == len(png)
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG"
+    assert image.size == size_of(1)
+    assert complete.args["channel_id"] == "C0INCIDENT"
+    assert not world.slack.of("files.upload")  # the retired API is never used
+
+
+def test_a_bad_heatmap_window_is_explained(world: World, slack: Slack) -> None:
+    world.open_incident()
+    slack.command("/lane", "heatmap l2-arb forever")
+    [reply] = wait_for(slack.responses)
+    assert "`forever` is neither a lane with events (l2-arb) nor a window like 30m or 2h." in reply.args["text"]
+
+
+# --- /incident ---------------------------------------------------------------------------
+
+
+def test_incident_commands_list_show_timeline_ack_and_resolve(world: World, slack: Slack) -> None:
+    incident_id = world.open_incident()
+    assert f"*{incident_id}* open sev1" in blocks_text(slack.command("/incident", "list"))
+    assert "SettlementFailures" in blocks_text(slack.command("/incident", f"show {incident_id}"))
+    assert "incident.opened" in blocks_text(slack.command("/incident", f"timeline {incident_id}"))
+    acked = slack.command("/incident", f"ack {incident_id}", user=LEAD).json()
+    assert acked["response_type"] == "in_channel"
+    assert acked["text"] == f"{incident_id} acknowledged by <@{LEAD}>."
+    assert "already acknowledged by U02LEAD" in slack.command("/incident", f"ack {incident_id}").json()["text"]
+    assert slack.command("/incident", f"resolve {incident_id}").json()["text"] == f"{incident_id} resolved by <@{ONCALL}>."
+    assert "acknowledged" in blocks_text(slack.command("/incident", f"timeline {incident_id}"))
+
+
+def test_incident_argument_errors_answer_with_usage(world: World, slack: Slack) -> None:
+    assert "`/incident show` needs exactly one incident id." in slack.command("/incident", "show").json()["text"]
+    assert slack.command("/incident", "frobnicate").json()["text"].startswith("Unknown subcommand `frobnicate`.")
+    assert "No incident inc-nope." in slack.command("/incident", "show inc-nope").json()["text"]
+    assert "takes one of open, mitigated, resolved, all" in slack.command("/incident", "list sideways").json()["text"]
+
+
+# --- actions and approvals -----------------------------------------------------------------
+
+
+def suggested_action(world: World) -> str:
+    world.open_incident()
+    messages = [c for c in world.slack.of("chat.postMessage") if any(b["type"] == "actions" for b in c.args["blocks"])]
+    return str(messages[0].args["blocks"][-1]["elements"][0]["value"])
+
+
+def action_updates(world: World) -> list[str]:
+    return [
+        json.dumps(c.args["blocks"], ensure_ascii=False)
+        for c in world.slack.of("chat.update")
+        if "Suggested:" in json.dumps(c.args["blocks"])
+    ]
+
+
+def test_two_distinct_approvers_approve_and_the_message_shows_who_and_when(world: World, slack: Slack) -> None:
+    action_id = suggested_action(world)
+    assert slack.click("lk_approve", action_id, ONCALL).status_code == 200
+    wait_for(lambda: action_updates(world))
+    world.bot.drain()
+    assert "suggested · 1 of 2 approvals · approved by <@U01ONCALL> at" in action_updates(world)[-1]
+    slack.click("lk_approve", action_id, ONCALL)  # a double click
+    [again] = wait_for(slack.responses)
+    assert "you already voted on rollback l2-arb; a second click does not count" in again.args["text"]
+    slack.click("lk_approve", action_id, LEAD)
+    wait_for(lambda: len(action_updates(world)) >= 2 and "approved · 2 of 2" in action_updates(world)[-1])
+    final = action_updates(world)[-1]
+    assert "<@U01ONCALL>" in final
+    assert "<@U02LEAD>" in final
+    assert "approved — execute per runbook" in final
+    assert '"lk_approve"' not in final  # no buttons once decided
+
+
+def test_a_person_not_in_the_policy_cannot_approve(world: World, slack: Slack) -> None:
+    action_id = suggested_action(world)
+    slack.click("lk_approve", action_id, STRANGER)
+    [reply] = wait_for(slack.responses)
+    assert reply.args["text"] == "<@U99NOBODY> is not an approver in the policy; ask one of the on-call approvers"
+    assert reply.args["response_type"] == "ephemeral"
+    assert action_updates(world) == []
+
+
+def test_a_reject_ends_the_vote(world: World, slack: Slack) -> None:
+    action_id = suggested_action(world)
+    slack.click("lk_reject", action_id, LEAD)
+    wait_for(
+        lambda: action_updates(world) and "rejected · 0 of 2 approvals · rejected by <@U02LEAD>" in action_updates(world)[-1]
+    )
+    slack.click("lk_approve", action_id, ONCALL)
+    [reply] = wait_for(slack.responses)
+    assert reply.args["text"] == "rollback l2-arb is already rejected"
+
+
+def test_approval_after_the_lane_recovered_is_refused_with_the_reason(world: World, slack: Slack) -> None:
+    action_id = suggested_action(world)
+    healthy = Stream()
+    for i in range(30):  # an hour later: the failures have left the 30-minute window
+        healthy.settle(f"ok{i}", 4000 + i * 10, 4000 + i * 10 + 5, notional=10.0)
+    world.client.post("/events", content=healthy.ndjson())
+    slack.click("lk_approve", action_id, ONCALL)
+    [reply] = wait_for(slack.responses)
+    assert reply.args["text"].startswith(
+        "refused: l2-arb no longer meets any rollback trigger (failure_rate 0.0, canary_failures 0"
+    )
+
+
+def test_rollback_command_suggests_or_says_exactly_why_not(world: World, slack: Slack) -> None:
+    assert "`/rollback LANE`" in slack.command("/rollback").json()["text"]
+    assert "`l9-x` is not a lane of the policy" in slack.command("/rollback", "l9-x").json()["text"]
+    world.open_incident()
+    refused = slack.command("/rollback", "l1-eth").json()["text"]
+    assert refused.startswith("No events seen for l1-eth") or "no trigger is met" in refused
+    suggested = slack.command("/rollback", "l2-arb").json()["text"]
+    assert suggested.startswith("Rollback of l2-arb suggested (act-")
+    assert "it needs 2 approvals." in suggested
+
+
+def test_an_approved_action_calls_the_webhook_signed_with_hmac(database_url: str) -> None:
+    with running(FakeOpenAI(responder=with_rollback)) as llm, running(FakeSlack()) as fake:
+        hook = fake.url.removesuffix("/api/") + "/hooks/execute"
+        options = {"slack_signing_secret": SECRET, "action_webhook": hook, "action_webhook_secret": "hook-secret"}
+        for found in world_for(database_url, llm, fake, **options):
+            world = found
+            slack = Slack(world)
+            action_id = suggested_action(world)
+            slack.click("lk_approve", action_id, ONCALL)
+            wait_for(lambda: action_updates(world))  # noqa: B023 (used within the iteration)
+            slack.click("lk_approve", action_id, LEAD)
+            [call] = wait_for(lambda: fake.of("execute"))
+            assert call.args == {
+                "action_id": action_id,
+                "incident_id": call.args["incident_id"],
+                "kind": "rollback",
+                "lane": "l2-arb",
+            }
+            wait_for(lambda: "sent to the action webhook (200)" in (action_updates(world) or [""])[-1])  # noqa: B023
+
+
+def test_the_webhook_signature_is_hmac_of_timestamp_and_body() -> None:
+    from bot.approvals import sign
+    from bot.config import Settings
+
+    settings = Settings(_env_file=None, action_webhook="http://x", action_webhook_secret="s3cret")  # type: ignore[call-arg]
+    headers = sign(b'{"a":1}', settings, now=1700000000)
+    expected = hmac.new(b"s3cret", b'1700000000.{"a":1}', hashlib.sha256).hexdigest()
+    assert headers == {"X-Lanekeeper-Timestamp": "1700000000", "X-Lanekeeper-Signature": f"sha256={expected}"}
+
+
+def test_a_webhook_without_a_secret_stops_start_up() -> None:
+    from bot.config import SettingsError, load_settings
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LANEKEEPER_ACTION_WEBHOOK", "http://x")
+        with pytest.raises(SettingsError, match="LANEKEEPER_ACTION_WEBHOOK_SECRET: required"):
+            load_settings(None)
+
+
+def test_every_listener_acknowledges_well_inside_three_seconds(world: World, slack: Slack) -> None:
+    world.open_incident()
+    for command, text in [("/lane", "status"), ("/lane", "heatmap"), ("/incident", "list"), ("/rollback", "l2-arb")]:
+        started = time.monotonic()
+        assert slack.command(command, text).status_code == 200
+        assert time.monotonic() - started < 3.0
