@@ -8,7 +8,9 @@ the window holds 10k or 1M events.
 Latency: a real ``lanekeeper serve`` on SQLite with ~100k events stored, a loopback Slack
 Web API and a loopback OpenAI-compatible server that answers at once or after 30 s. Each
 sample posts one Alertmanager webhook that opens a new incident and times until the fake
-Slack receives that incident's ``chat.postMessage``.
+Slack receives that incident's ``chat.postMessage``. Samples are ``--spacing`` apart (1.05 s
+by default): the outbox sends about one message a second per channel, as Slack allows, and
+a faster stream of new incidents would time the pacing, not the bot.
 
 Prompt size: in process, the bench stream is stored, one incident over all four lanes is
 opened, and its prompt built the way the summarizer builds it; tokens are estimated at four
@@ -64,7 +66,7 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def card_latency(events: Path, preload: int, samples: int, llm_delay: float, work: Path) -> dict[str, Any]:
+def card_latency(events: Path, preload: int, samples: int, llm_delay: float, work: Path, *, spacing: float) -> dict[str, Any]:
     def model(request: dict[str, Any]) -> Reply:
         reply = answer(honest_proposal(request))
         reply.delay = llm_delay
@@ -91,13 +93,15 @@ def card_latency(events: Path, preload: int, samples: int, llm_delay: float, wor
                 latencies = []
                 starts = START + timedelta(seconds=preload // 300)
                 for n in range(samples):
+                    time.sleep(spacing)
                     before = len(slack.of("chat.postMessage"))
                     sent = time.monotonic()
                     client.post("/webhooks/alertmanager", content=alert_payload(f"Bench{n}", "l2-arb", starts)).raise_for_status()
                     while len(slack.of("chat.postMessage")) == before:
                         time.sleep(0.0005)
                     latencies.append((slack.of("chat.postMessage")[-1].at - sent) * 1000)
-            result = {"llm_delay_s": llm_delay, "events_stored": len(lines), "alerts": samples, **percentiles(latencies)}
+            result = {"llm_delay_s": llm_delay, "events_stored": len(lines), "alerts": samples, "spacing_s": spacing}
+            result |= percentiles(latencies)
             result["llm_requests_started"] = len(llm.requests)
             return result
         finally:
@@ -148,7 +152,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=Path, default=HERE / "data" / "stream-65min.ndjson")
     parser.add_argument("--preload", type=int, default=100_000, help="events stored before the alerts")
-    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--spacing", type=float, default=1.05, help="seconds between alerts (Slack paces a channel at ~1/s)")
     parser.add_argument("--sizes", default="10000,1000000", help="events in the window for the prompt sizes")
     parser.add_argument("--delays", default="0,30", help="LLM answer delays (s) to measure card latency under")
     parser.add_argument("--json", type=Path)
@@ -159,7 +164,9 @@ def main() -> None:
         work = Path(tmp)
         for delay in (float(d) for d in args.delays.split(",") if d):
             print(f"\nalert -> facts card, LLM answering after {delay:g} s ...", flush=True)
-            results[f"card_llm_{delay:g}s"] = found = card_latency(args.events, args.preload, args.samples, delay, work)
+            results[f"card_llm_{delay:g}s"] = found = card_latency(
+                args.events, args.preload, args.samples, delay, work, spacing=args.spacing
+            )
             print(f"  {found}", flush=True)
         for size in (int(s) for s in args.sizes.split(",") if s):
             print(f"\nprompt size with {size:,} events ...", flush=True)

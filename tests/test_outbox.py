@@ -56,7 +56,7 @@ def test_a_429_storm_delivers_everything_after_in_order_and_once(slack: FakeSlac
     slack.failures["chat.postMessage"] = [
         Reply(status=429, body={"ok": False, "error": "ratelimited"}, headers={"Retry-After": "1"})
     ] * 3
-    outbox = outbox_for(slack, engine, Pace(burst=10, per_second=50))
+    outbox = outbox_for(slack, engine, Pace(post_burst=10, posts_per_second=50, update_burst=10, updates_per_second=50))
     started = time.monotonic()
     for i in range(8):
         outbox.send(f"inc-{i}", "card", text(i))
@@ -86,7 +86,7 @@ def test_updates_waiting_behind_a_rate_limit_coalesce_into_the_latest(slack: Fak
 
 
 def test_after_a_burst_a_channel_gets_about_one_message_a_second(slack: FakeSlack, engine: Engine) -> None:
-    outbox = outbox_for(slack, engine, Pace(burst=2, per_second=1.0))
+    outbox = outbox_for(slack, engine, Pace(post_burst=2, posts_per_second=1.0))
     for i in range(5):
         outbox.send(f"inc-{i}", "card", text(i))
     outbox.drain()
@@ -99,7 +99,7 @@ def test_after_a_burst_a_channel_gets_about_one_message_a_second(slack: FakeSlac
 
 def test_a_refused_message_is_dropped_and_the_rest_still_go(slack: FakeSlack, engine: Engine) -> None:
     slack.failures["chat.postMessage"] = [Reply(status=200, body={"ok": False, "error": "channel_not_found"})]
-    outbox = outbox_for(slack, engine, Pace(burst=10, per_second=50))
+    outbox = outbox_for(slack, engine, Pace(post_burst=10, posts_per_second=50, update_burst=10, updates_per_second=50))
     outbox.send("inc-1", "card", text(1))
     outbox.send("inc-2", "card", text(2))
     outbox.drain()
@@ -109,9 +109,25 @@ def test_a_refused_message_is_dropped_and_the_rest_still_go(slack: FakeSlack, en
 
 def test_server_errors_are_retried_until_delivered(slack: FakeSlack, engine: Engine) -> None:
     slack.failures["chat.postMessage"] = [Reply(status=500, body={"ok": False, "error": "internal_error"})] * 2
-    outbox = outbox_for(slack, engine, Pace(burst=10, per_second=50))
+    outbox = outbox_for(slack, engine, Pace(post_burst=10, posts_per_second=50, update_burst=10, updates_per_second=50))
     outbox.send("inc-1", "card", text(1))
     outbox.drain(timeout=20)
     outbox.close()
     assert [c.args["text"] for c in slack.of("chat.postMessage")] == ["message 1"]
     assert "channel" in json.dumps(slack.calls[0].args)
+
+
+def test_a_backlog_of_edits_does_not_hold_up_a_new_incidents_card(slack: FakeSlack, engine: Engine) -> None:
+    outbox = outbox_for(slack, engine, Pace(post_burst=20, posts_per_second=20, update_burst=2, updates_per_second=1.0))
+    for i in range(6):
+        outbox.send(f"inc-{i}", "card", text(i))
+    outbox.drain()
+    for i in range(6):  # six edits: two go at once, the rest about one a second
+        outbox.send(f"inc-{i}", "card", text(100 + i))
+    time.sleep(0.1)
+    outbox.send("inc-19", "card", text(19))  # a new incident's card
+    outbox.drain()
+    outbox.close()
+    order = [c.args["text"] for c in slack.calls]
+    assert order.index("message 19") < order.index("message 104")
+    assert [t for t in order if t.startswith("message 10")] == [f"message {100 + i}" for i in range(6)]

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from fakes import FakeOpenAI, FakeSlack, SlackCall, answer, honest_proposal, read_prompt, running
+from fakes import FakeOpenAI, FakeSlack, Reply, SlackCall, answer, honest_proposal, read_prompt, running
 from helpers import Stream
 from PIL import Image
 from test_summaries import World, world_for
@@ -319,3 +319,47 @@ def test_every_listener_acknowledges_well_inside_three_seconds(world: World, sla
         started = time.monotonic()
         assert slack.command(command, text).status_code == 200
         assert time.monotonic() - started < 3.0
+
+
+def test_an_event_slack_retries_is_processed_once(world: World) -> None:
+    event = {
+        "type": "event_callback",
+        "team_id": "T0LANE",
+        "api_app_id": "A0LANE",
+        "event_id": "Ev0MENTION",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "app_mention",
+            "user": ONCALL,
+            "text": "<@UBOT> help",
+            "channel": "C0INCIDENT",
+            "ts": "1700000001.000100",
+        },
+    }
+    body = json.dumps(event)
+    headers = {**signed(body), "content-type": "application/json"}
+    assert world.client.post("/slack/events", content=body, headers=headers).status_code == 200
+    retry = {**signed(body), "content-type": "application/json", "x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"}
+    assert world.client.post("/slack/events", content=body, headers=retry).status_code == 200
+    [reply] = wait_for(lambda: world.slack.of("chat.postMessage"))
+    time.sleep(0.3)
+    assert len(world.slack.of("chat.postMessage")) == 1
+    assert reply.args["thread_ts"] == "1700000001.000100"
+    assert "`/lane status [LANE] [post]`" in reply.args["text"]
+
+
+def test_a_429_storm_loses_no_message_and_doubles_none(world: World, slack: Slack) -> None:
+    storm = [Reply(status=429, body={"ok": False, "error": "ratelimited"}, headers={"Retry-After": "1"})] * 2
+    world.slack.failures["chat.postMessage"] = list(storm)
+    world.slack.failures["chat.update"] = list(storm)
+    action_id = suggested_action(world)
+    slack.click("lk_approve", action_id, ONCALL)
+    world.bot.drain(timeout=60)
+    wait_for(lambda: action_updates(world))
+    world.bot.drain(timeout=60)
+    posts = world.slack.of("chat.postMessage")
+    assert len(posts) == 2  # the card, the action: each once
+    assert len({c.args["text"] for c in posts}) == 2
+    updates = world.slack.of("chat.update")
+    assert "validated against the raw events" in json.dumps(updates[0].args["blocks"])
+    assert "1 of 2 approvals" in action_updates(world)[-1]

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +31,7 @@ from bot.incidents.views import list_incidents, show_incident
 from bot.lanes.snapshot import describe
 from bot.lanes.worker import LiveStatusError
 from bot.runtime import Bot
-from bot.slack.app import build_slack_app
+from bot.slack.app import build_slack_app, connect_socket_mode
 
 log = logging.getLogger(__name__)
 Parser = Callable[[bytes, str], list[Alert]]
@@ -38,15 +39,21 @@ PARSERS: dict[str, Parser] = {"alertmanager": parse_alertmanager, "grafana": par
 
 
 def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
+    slack = build_slack_app(bot)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = [asyncio.create_task(bot.background(stop))] if background else []
+        token = bot.settings.slack_app_token
+        socket = await run_in_threadpool(connect_socket_mode, slack, token.get_secret_value()) if slack and token else None
         try:
             yield
         finally:
             stop.set()
             await asyncio.gather(*tasks)
+            if socket is not None:
+                socket.close()  # type: ignore[no-untyped-call]
 
     app = FastAPI(title="Lanekeeper", version="1", lifespan=lifespan)
 
@@ -75,7 +82,7 @@ def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
 
     _ingest_routes(app, bot)
     _read_routes(app, bot)
-    _slack_routes(app, bot)
+    _slack_routes(app, bot, slack)
     return app
 
 
@@ -179,9 +186,8 @@ def _read_routes(app: FastAPI, bot: Bot) -> None:
         return detail.as_json()
 
 
-def _slack_routes(app: FastAPI, bot: Bot) -> None:
+def _slack_routes(app: FastAPI, bot: Bot, slack: App | None) -> None:
     """``/slack/events``: slash commands, button clicks and events, through slack-bolt."""
-    slack = build_slack_app(bot)
 
     @app.post("/slack/events")
     async def slack_events(request: Request) -> Response:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
@@ -68,7 +69,27 @@ def build_slack_app(bot: Bot) -> App | None:
 
     _commands(app, bot)
     _buttons(app, bot)
+
+    @app.event("app_mention")
+    def mentioned(event: dict[str, Any], client: WebClient) -> None:
+        """@lanekeeper in a channel: the commands, in a thread (a reply to a person, not an incident message)."""
+        text = "\n".join([commands.LANE_USAGE, commands.INCIDENT_USAGE, commands.ROLLBACK_USAGE])
+        client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"], text=text)
+
     return app
+
+
+def connect_socket_mode(app: App, app_token: str) -> SocketModeHandler | None:
+    """Socket Mode (``SLACK_APP_TOKEN``): the app connects out to Slack instead of taking
+    requests. A Slack outage is logged, never fatal: ingestion and cards go on."""
+    handler = SocketModeHandler(app, app_token)
+    try:
+        handler.connect()  # type: ignore[no-untyped-call]
+    except Exception as exc:
+        log.error("Socket Mode could not connect to Slack: %s", exc)
+        return None
+    log.info("connected to Slack in Socket Mode")
+    return handler
 
 
 def _answer(ack: Any, reply: commands.Reply) -> None:

@@ -26,6 +26,9 @@ class Poster(Protocol):
     def post(self, incident_id: str, purpose: str, message: Message) -> None:
         """Post ``message`` once for (incident, purpose); later calls update it."""
 
+    def is_posted(self, incident_id: str, purpose: str) -> bool:
+        """Whether (incident, purpose) has a message already (the next call edits it)."""
+
 
 class SlackPoster:
     def __init__(self, client: WebClient, channel: str, engine: Engine, clock: Clock) -> None:
@@ -45,6 +48,9 @@ class SlackPoster:
             channel, ts = posted
             self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
             self._touch(incident_id, purpose)
+
+    def is_posted(self, incident_id: str, purpose: str) -> bool:
+        return self._posted(incident_id, purpose) is not None
 
     def _posted(self, incident_id: str, purpose: str) -> tuple[str, str] | None:
         """(channel id, ts) of the message posted for this purpose (chat.update needs the id)."""
