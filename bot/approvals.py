@@ -39,6 +39,7 @@ class Vote:
     user_id: str
     decision: str
     at: datetime
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ def action_state(engine: Engine, action_id: str, note: str | None = None) -> Act
         if row is None:
             raise ApprovalError(f"no action {action_id}")
         votes = conn.execute(select(approvals).where(approvals.c.action_id == action_id).order_by(approvals.c.at)).mappings()
-        cast = [Vote(v["user_id"], v["decision"], v["at"]) for v in votes]
+        cast = [Vote(v["user_id"], v["decision"], v["at"], v["reason"]) for v in votes]
     return ActionState(
         action_id=row["action_id"],
         incident_id=row["incident_id"],
@@ -134,8 +135,9 @@ class Approvals:
             ).all()
         return next((row.incident_id for row in rows if lane in row.lanes), None)
 
-    def decide(self, action_id: str, user_id: str, decision: Decision) -> ActionState:
-        """Record one click; raises ``ApprovalError`` when it does not count, and why."""
+    def decide(self, action_id: str, user_id: str, decision: Decision, reason: str | None = None) -> ActionState:
+        """Record one click (with the reason typed beside the buttons, if any); raises
+        ``ApprovalError`` when it does not count, and why."""
         if user_id not in self.policy.approvers:
             raise ApprovalError(f"<@{user_id}> is not an approver in the policy; ask one of the on-call approvers")
         current = self.state(action_id)
@@ -146,12 +148,13 @@ class Approvals:
         now = self.clock()
         with self.engine.begin() as conn:
             try:
-                conn.execute(insert(approvals).values(action_id=action_id, user_id=user_id, decision=decision, at=now))
+                vote = {"action_id": action_id, "user_id": user_id, "decision": decision, "at": now, "reason": reason}
+                conn.execute(insert(approvals).values(**vote))
             except IntegrityError:
                 raise ApprovalError(
                     f"you already voted on {current.kind} {current.lane}; a second click does not count"
                 ) from None
-            self._note(conn, current, now, f"action.{decision}d", actor=user_id)
+            self._note(conn, current, now, f"action.{decision}d", actor=user_id, extra={"reason": reason} if reason else None)
             status = self._status(conn, current, decision)
             if status != "suggested":
                 conn.execute(update(actions).where(actions.c.action_id == action_id).values(status=status, decided_at=now))

@@ -176,6 +176,8 @@ class FakeSlack:
                 "user": "lanekeeper",
                 "url": "https://x.slack.com/",
             }
+        if method == "apps.connections.open":  # Socket Mode: a websocket nobody listens on
+            return {"ok": True, "url": "ws://127.0.0.1:9/link"}
         if method == "files.getUploadURLExternal":
             file_id = f"F{len(self.uploads) + len(self.calls):06d}"
             return {"ok": True, "upload_url": self.url.removesuffix("/api/") + f"/upload/{file_id}", "file_id": file_id}

@@ -63,7 +63,7 @@ class Slack:
         body = urlencode(form)
         return self.world.client.post("/slack/events", content=body, headers=signed(body))
 
-    def click(self, action_id: str, value: str, user: str) -> Any:
+    def click(self, action_id: str, value: str, user: str, reason: str | None = None) -> Any:
         payload = {
             "type": "block_actions",
             "team": {"id": "T0LANE"},
@@ -73,6 +73,7 @@ class Slack:
             "trigger_id": "1.2.3",
             "response_url": self.respond_url,
             "actions": [{"type": "button", "action_id": action_id, "block_id": f"action:{value}", "value": value}],
+            "state": {"values": {f"reason:{value}": {"lk_reason": {"type": "plain_text_input", "value": reason}}}},
         }
         body = urlencode({"payload": json.dumps(payload)})
         return self.world.client.post("/slack/events", content=body, headers=signed(body))
@@ -363,3 +364,13 @@ def test_a_429_storm_loses_no_message_and_doubles_none(world: World, slack: Slac
     updates = world.slack.of("chat.update")
     assert "validated against the raw events" in json.dumps(updates[0].args["blocks"])
     assert "1 of 2 approvals" in action_updates(world)[-1]
+
+
+def test_socket_mode_that_cannot_reach_slack_is_logged_and_the_server_runs(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with running(FakeOpenAI()) as llm, running(FakeSlack()) as fake:
+        for world in world_for(database_url, llm, fake, slack_signing_secret=SECRET, slack_app_token="xapp-1-A0LANE-1-deadbeef"):
+            assert world.client.get("/healthz").json() == {"ok": True}
+            assert any(c.method == "apps.connections.open" for c in fake.calls)  # it tried, with the app token
+    assert "Failed to establish a connection" in caplog.text  # slack-sdk keeps retrying; the server does not care

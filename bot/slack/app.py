@@ -23,7 +23,7 @@ from slack_sdk import WebClient
 from bot.approvals import ApprovalError, Decision
 from bot.runtime import Bot
 from bot.slack import commands
-from bot.slack.blocks import APPROVE, REJECT
+from bot.slack.blocks import APPROVE, REJECT, reason_of
 from bot.slack.heatmap import HeatmapError, upload_heatmap
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def _buttons(app: App, bot: Bot) -> None:
             action_id = body["actions"][0]["value"]
             user_id = body["user"]["id"]
             try:
-                state = bot.approvals.decide(action_id, user_id, decision)
+                state = bot.approvals.decide(action_id, user_id, decision, reason_of(body.get("state", {})))
             except ApprovalError as exc:
                 respond(text=str(exc), response_type="ephemeral", replace_original=False)
                 return

@@ -165,12 +165,23 @@ def incident_timeline(doc: dict[str, Any]) -> Message:
 
 # --- actions -----------------------------------------------------------------------------
 
-APPROVE, REJECT = "lk_approve", "lk_reject"
+APPROVE, REJECT, REASON = "lk_approve", "lk_reject", "lk_reason"
+REASON_MAX = 300
 
 
 def _vote(vote: Vote) -> str:
     verb = "approved" if vote.decision == "approve" else "rejected"
-    return f"{verb} by <@{escape(vote.user_id)}> at {vote.at:%H:%M:%S} UTC"
+    why = f": “{escape(cut(vote.reason, REASON_MAX))}”" if vote.reason else ""
+    return f"{verb} by <@{escape(vote.user_id)}> at {vote.at:%H:%M:%S} UTC{why}"
+
+
+def reason_of(state: dict[str, Any]) -> str | None:
+    """The reason typed beside the buttons when one was clicked (block_actions ``state``)."""
+    for block in state.get("values", {}).values():
+        value = block.get(REASON, {}).get("value")
+        if value and value.strip():
+            return cut(value.strip(), REASON_MAX)
+    return None
 
 
 def action_message(action: ActionState) -> Message:
@@ -182,6 +193,11 @@ def action_message(action: ActionState) -> Message:
     if action.note:
         blocks.append(context_block(escape(action.note)))
     if action.status == "suggested":
+        field = {"type": "plain_text_input", "action_id": REASON, "max_length": REASON_MAX}
+        label = {"type": "plain_text", "text": "Why? (optional, shown with your vote)"}
+        blocks.append(
+            {"type": "input", "block_id": f"reason:{action.action_id}", "optional": True, "element": field, "label": label}
+        )
         buttons = [button("Approve", APPROVE, action.action_id, "primary"), button("Reject", REJECT, action.action_id, "danger")]
         blocks.append({"type": "actions", "block_id": f"action:{action.action_id}", "elements": buttons})
     return Message(f"Suggested {action.kind} {action.lane}: {action.status}", blocks)
