@@ -86,6 +86,8 @@ class Approvals:
         self, engine: Engine, policy: Policy, settings: Settings, lane_status: Callable[[], dict[str, LaneStatus]], clock: Clock
     ) -> None:
         self.engine, self.policy, self.settings, self.lane_status, self.clock = engine, policy, settings, lane_status, clock
+        self.exercise = False
+        """In a drill: an approved action is recorded and nothing is executed or called."""
 
     def state(self, action_id: str, note: str | None = None) -> ActionState:
         return action_state(self.engine, action_id, note)
@@ -198,7 +200,10 @@ class Approvals:
     def _execute(self, action: ActionState) -> str:
         """The webhook when configured (signed), else the runbook; the outcome is recorded."""
         url = self.settings.action_webhook
-        outcome = "approved — execute per runbook" if url is None else self._call_webhook(url, action)
+        if self.exercise:
+            outcome = "approved — EXERCISE: nothing executes"
+        else:
+            outcome = "approved — execute per runbook" if url is None else self._call_webhook(url, action)
         with self.engine.begin() as conn:
             self._note(conn, action, self.clock(), "action.executed", actor=None, extra={"outcome": outcome})
         return outcome

@@ -28,7 +28,8 @@ from bot.lanes.live import LaneStatus
 from bot.lanes.worker import LiveWorker
 from bot.metrics import Metrics
 from bot.slack.blocks import action_message
-from bot.slack.outbox import Outbox
+from bot.slack.outbox import Outbox, Pace
+from bot.slack.poster import Poster
 from bot.store.engine import make_engine, upgrade
 from bot.store.events import EventStore
 from bot.summarize.service import Reporter
@@ -41,7 +42,10 @@ SNAPSHOT_EVERY_S = 1.0
 
 
 class Bot:
-    def __init__(self, settings: Settings, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock = utcnow, *, poster: Poster | None = None, pace: Pace | None = None
+    ) -> None:
+        """``poster`` and ``pace`` replace Slack and its pacing (replays, drills offline)."""
         self.settings = settings
         self.clock = clock
         self.policy = load_policy(settings.policy)
@@ -60,8 +64,8 @@ class Bot:
         )
         self.incidents = IncidentEngine(self.engine, routing, clock)
         self.on_notify: list[Callable[[Notification], None]] = []
-        poster = make_poster(settings, self.engine, clock)
-        self.outbox = Outbox(poster) if poster is not None else None
+        poster = poster or make_poster(settings, self.engine, clock)
+        self.outbox = Outbox(poster, pace) if poster is not None else None
         self.approvals = Approvals(self.engine, self.policy, settings, self.lane_status, clock)
         self.reporter = Reporter(
             settings,

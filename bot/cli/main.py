@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import serve, status, validate
+from bot.cli import serve, status, tabletop, validate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_parser(sub)
     serve.add_parser(sub)
     status.add_parsers(sub)
+    tabletop.add_parsers(sub)
     return parser
 
 

@@ -1,0 +1,77 @@
+"""``lanekeeper tabletop list|run`` and ``lanekeeper simulate``: drills without Slack."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.tabletop.scenario import ScenarioError, bundled, load
+
+
+def add_parsers(sub: Any) -> None:
+    tabletop = sub.add_parser("tabletop", help="tabletop exercises: list the scenarios, run one offline")
+    verbs = tabletop.add_subparsers(dest="verb", required=True, metavar="VERB")
+    listing = verbs.add_parser("list", help="the bundled scenarios, one line each")
+    listing.set_defaults(run=_list)
+    run = verbs.add_parser("run", help="run a scenario and write its after-action report")
+    run.add_argument("scenario", help="a bundled scenario's name or a scenario YAML file")
+    run.add_argument("--offline", action="store_true", help="no Slack: scripted responders, the channel as a transcript")
+    run.add_argument("--report", type=Path, help="write the after-action report (Markdown) here; default stdout")
+    run.set_defaults(run=_run)
+    simulate = sub.add_parser("simulate", help="write a scenario's simulated settlement events as NDJSON")
+    simulate.add_argument("scenario", help="a bundled scenario's name or a scenario YAML file")
+    simulate.add_argument("--out", type=Path, help="default stdout")
+    simulate.set_defaults(run=_simulate)
+
+
+def _list(_: argparse.Namespace) -> int:
+    scenarios = bundled()
+    width = max(len(name) for name in scenarios)
+    for name, scenario in scenarios.items():
+        print(f"{name:<{width}}  {scenario.description}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.tabletop.report import render  # noqa: PLC0415 (the bot's stack loads only for a run)
+    from bot.tabletop.runner import run_offline  # noqa: PLC0415
+
+    if not args.offline:
+        print("lanekeeper tabletop run: live drills run in Slack (/tabletop start); add --offline to run here", file=sys.stderr)
+        return 2
+    try:
+        scenario = load(args.scenario)
+    except ScenarioError as exc:
+        print(f"lanekeeper tabletop run: {exc}", file=sys.stderr)
+        return 2
+    print(f"running {scenario.name} offline ({scenario.duration} of simulated time) ...", file=sys.stderr)
+    report = render(run_offline(scenario))
+    if args.report:
+        args.report.write_text(report, encoding="utf-8")
+        print(f"after-action report written to {args.report}", file=sys.stderr)
+    else:
+        print(report)
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from bot.tabletop.runner import simulator_for  # noqa: PLC0415
+
+    try:
+        scenario = load(args.scenario)
+    except ScenarioError as exc:
+        print(f"lanekeeper simulate: {exc}", file=sys.stderr)
+        return 2
+    out = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
+    try:
+        count = 0
+        for line in simulator_for(scenario).lines():
+            out.write(line)
+            count += 1
+    finally:
+        if args.out:
+            out.close()
+    print(f"{count:,} events simulated for {scenario.name}", file=sys.stderr)
+    return 0

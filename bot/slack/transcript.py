@@ -1,0 +1,40 @@
+"""A poster that records the Slack Web API calls the bot would make, instead of making
+them: replays and offline drills show the channel as it would read, and write the calls
+(``[{"method", "args"}]``) for anyone to check."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.slack.blocks import Message, context_block
+
+
+@dataclass
+class Transcript:
+    channel: str = "#lanekeeper"
+    mark: str | None = None
+    """A label every message carries (``EXERCISE`` in drills)."""
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    _posted: dict[tuple[str, str], str] = field(default_factory=dict)
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def post(self, incident_id: str, purpose: str, message: Message) -> None:
+        if self.mark:
+            banner = context_block(f"*{self.mark}* — a drill, not production; nothing approved here executes")
+            message = Message(f"[{self.mark}] {message.text}", [banner, *message.blocks])
+        with self._lock:
+            ts = self._posted.get((incident_id, purpose))
+            args: dict[str, Any] = {"channel": self.channel, "text": message.text, "blocks": message.blocks}
+            if ts is None:
+                ts = self._posted[(incident_id, purpose)] = f"1700000000.{next(self._ts):06d}"
+                self.calls.append({"method": "chat.postMessage", "args": args, "ts": ts, "incident_id": incident_id})
+            else:
+                self.calls.append({"method": "chat.update", "args": {**args, "ts": ts}, "ts": ts, "incident_id": incident_id})
+
+    def is_posted(self, incident_id: str, purpose: str) -> bool:
+        with self._lock:
+            return (incident_id, purpose) in self._posted

@@ -1,0 +1,94 @@
+"""The after-action report: what happened, how fast, against what was expected, and what
+to change. Written as Markdown (and posted to the drill's channel by the Slack runner)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.tabletop.runner import DrillLog
+
+
+def _mmss(delta: timedelta | None) -> str:
+    if delta is None:
+        return "—"
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def expectations(log: DrillLog) -> list[tuple[str, timedelta, timedelta | None, str]]:
+    """(decision, expected within, took, verdict) for each expectation, timed from the first alert."""
+    out = []
+    start = log.first_alert or timedelta(0)
+    for expected in log.scenario.expect:
+        label = expected.label()
+        at = next((t for decided, t in log.decisions.items() if decided == label or decided.startswith(label + " ")), None)
+        took = at - start if at is not None else None
+        verdict = "never" if took is None else ("met" if took <= expected.within else "late")
+        out.append((label, expected.within, took, verdict))
+    return out
+
+
+def recommendations(log: DrillLog) -> list[str]:
+    found = []
+    for label, within, took, verdict in expectations(log):
+        if verdict == "late":
+            found.append(f"`{label}` took {_mmss(took)} against {_mmss(within)}: rehearse who owns it and page them directly.")
+        elif verdict == "never":
+            found.append(f"`{label}` never happened: decide in advance who makes this call and when to escalate.")
+    for action in log.waiting:
+        found.append(
+            f"{action['kind']} {action['lane']} waited for approvals until the end: keep {action['approvals_needed']} "
+            "approvers reachable during incidents, with a named backup."
+        )
+    for _, user, reason in log.refusals:
+        found.append(f"A step by <@{user}> was refused ({reason}): review the policy or the runbook for it.")
+    for fault, codes in log.faults:
+        if not codes:
+            found.append(f"CRITICAL: the planted AI proposal “{fault.headline}” passed the validators: add a rule for it.")
+    if not found:
+        found.append(
+            "Every expected decision was on time; raise the difficulty next time (a second anomaly, a missing approver)."
+        )
+    return found
+
+
+def render(log: DrillLog) -> str:
+    s = log.scenario
+    lines = [
+        f"# After-action report: {s.title}",
+        "",
+        f"EXERCISE · scenario `{s.name}` · seed {s.seed} · {_mmss(s.duration)} simulated from {s.start:%Y-%m-%d %H:%M} UTC",
+        "",
+        s.description,
+        "",
+    ]
+    if s.roles:
+        lines += ["## Roles", "", *(f"- **{role}**: {what}" for role, what in s.roles.items()), ""]
+    lines += [
+        "## Decisions against what was expected",
+        "",
+        "| decision | expected within | took | verdict |",
+        "|---|---|---|---|",
+    ]
+    for label, within, took, verdict in expectations(log):
+        lines.append(f"| {label} | {_mmss(within)} | {_mmss(took)} | {verdict} |")
+    lines += ["", f"Times are from the first alert, at T+{_mmss(log.first_alert)} (T: the scenario's start).", ""]
+    lines += ["## Approvals", ""]
+    lines += [f"- T+{_mmss(at)} <@{who}> {decision}d {what}" for at, who, decision, what in log.approvals] or ["- none"]
+    lines += ["", "## Validators on planted AI proposals", ""]
+    for fault, codes in log.faults:
+        verdict = f"stopped by {', '.join(f'`{c}`' for c in codes)}" if codes else "**not stopped**"
+        lines.append(f"- “{fault.headline}” ({fault.why}): {verdict}")
+    if not log.faults:
+        lines.append("- none planted")
+    lines += ["", "## Escalation gaps", ""]
+    gaps = [f"- {a['kind']} {a['lane']} ({a['action_id']}) still waiting for approvals at the end" for a in log.waiting]
+    gaps += [f"- T+{_mmss(at)} <@{who}>: {reason}" for at, who, reason in log.refusals]
+    lines += gaps or ["- none"]
+    lines += ["", "## Timeline", "", "| time | what | who | detail |", "|---|---|---|---|"]
+    for entry in log.entries:
+        detail = entry.detail.replace("|", "\\|")
+        lines.append(f"| T+{_mmss(entry.at)} | {entry.kind} | {entry.actor or ''} | {detail} |")
+    lines += ["", "## Recommendations", "", *(f"- {r}" for r in recommendations(log)), ""]
+    lines += [f"{len(log.transcript)} Slack messages would have been sent, each marked EXERCISE.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,263 @@
+"""Running a drill offline: the whole bot on the scenario's simulated world, no Slack.
+
+The scenario's own store (a temporary SQLite file) keeps drill data apart from production by
+construction. Time is the scenario's: the simulator's events are ingested in event-time
+order, 10 seconds at a time, with the injects and the scripted responders' steps at their
+offsets, and the bot's clock follows. Slack calls go to a transcript, every one marked
+EXERCISE; no approved action executes anything (no webhook is configured in a drill).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.alerts import parse_alertmanager
+from bot.approvals import ApprovalError
+from bot.config import Settings
+from bot.incidents import IncidentError
+from bot.runtime import Bot
+from bot.slack.outbox import Pace
+from bot.slack.transcript import Transcript
+from bot.store.tables import actions, incidents
+from bot.summarize.context import load_context
+from bot.tabletop.scenario import AiFault, Inject, ResponderStep, Scenario
+from bot.tabletop.simulator import Anomaly, LaneProfile, Simulator
+from prompts import proposal_schema
+from validators.check import Checker, check_proposal
+from validators.rules import stamp
+
+log = logging.getLogger(__name__)
+STEP = timedelta(seconds=10)
+EXERCISE = "EXERCISE"
+DRILL_PACE = Pace(post_burst=1000, posts_per_second=1000, update_burst=1000, updates_per_second=1000)
+
+
+@dataclass
+class Entry:
+    at: timedelta
+    kind: str
+    detail: str
+    actor: str | None = None
+
+
+@dataclass
+class DrillLog:
+    scenario: Scenario
+    entries: list[Entry] = field(default_factory=list)
+    first_alert: timedelta | None = None
+    decisions: dict[str, timedelta] = field(default_factory=dict)
+    """label (``ack``, ``approve rollback l2-arb``, ``resolve``) -> when it first happened."""
+    approvals: list[tuple[timedelta, str, str, str]] = field(default_factory=list)
+    """(when, who, decision, action) for each counted vote."""
+    refusals: list[tuple[timedelta, str, str]] = field(default_factory=list)
+    faults: list[tuple[AiFault, list[str]]] = field(default_factory=list)
+    """Each planted AI proposal and the violation codes that stopped it (empty: it passed)."""
+    waiting: list[dict[str, Any]] = field(default_factory=list)
+    """Actions still waiting for approvals when the drill ended."""
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+
+    def note(self, at: timedelta, kind: str, detail: str, actor: str | None = None) -> None:
+        self.entries.append(Entry(at, kind, detail, actor))
+
+
+class Drill:
+    def __init__(self, scenario: Scenario, work: Path) -> None:
+        self.scenario = scenario
+        self.now = scenario.start
+        self.log = DrillLog(scenario)
+        self.transcript = Transcript(channel="#tabletop", mark=EXERCISE)
+        settings = Settings(_env_file=None, database_url=f"sqlite:///{work / 'drill.db'}")
+        self.bot = Bot(settings, clock=lambda: self.now, poster=self.transcript, pace=DRILL_PACE)
+        self.bot.approvals.exercise = True
+        self.checker = Checker(self.bot.policy, proposal_schema())
+
+    @property
+    def offset(self) -> timedelta:
+        return self.now - self.scenario.start
+
+    def run(self) -> DrillLog:
+        self.bot.start()
+        self.bot.on_notify.append(lambda note: self.log.note(self.offset, f"incident.{note.reason}", note.incident_id))
+        try:
+            steps = sorted(
+                [(i.at, 0, i) for i in self.scenario.injects] + [(r.at, 1, r) for r in self.scenario.responders],
+                key=lambda x: (x[0], x[1]),
+            )
+            lines = self._lines()
+            pending = next(lines, None)
+            t = timedelta(0)
+            while t <= self.scenario.duration:
+                self.now = self.scenario.start + t
+                batch: list[bytes] = []
+                while pending is not None and pending[0] < self.now:
+                    batch.append(pending[1])
+                    pending = next(lines, None)
+                if batch:
+                    self.bot.ingestor.ingest([b"".join(batch)])
+                while steps and steps[0][0] <= t:
+                    _, _, step = steps.pop(0)
+                    self._inject(step) if isinstance(step, Inject) else self._respond(step)
+                self.bot.tick()
+                t += STEP
+            self.bot.drain(timeout=120)
+            self._wrap_up()
+        finally:
+            self.bot.close()
+        return self.log
+
+    def _lines(self) -> Iterator[tuple[datetime, bytes]]:
+        for line in simulator_for(self.scenario).lines():
+            yield datetime.fromisoformat(json.loads(line)["ts"].replace("Z", "+00:00")), line.encode()
+
+    def _inject(self, inject: Inject) -> None:
+        if inject.alert is not None:
+            alert = inject.alert
+            payload = {
+                "version": "4",
+                "status": "firing",
+                "receiver": "tabletop",
+                "groupKey": f"tabletop:{alert.name}",
+                "alerts": [
+                    {
+                        "status": "firing",
+                        "labels": {"alertname": alert.name, "lane": alert.lane, "severity": alert.severity, "exercise": "true"},
+                        "annotations": {"summary": f"{EXERCISE}: {alert.summary}"},
+                        "startsAt": stamp(self.now),
+                        "endsAt": "0001-01-01T00:00:00Z",
+                    }
+                ],
+            }
+            self.bot.incidents.receive(parse_alertmanager(json.dumps(payload).encode()))
+            self.log.first_alert = self.log.first_alert if self.log.first_alert is not None else self.offset
+            self.log.note(self.offset, "inject.alert", f"{alert.name} on {alert.lane}: {alert.summary}")
+            self.bot.notify_due()
+        elif inject.message is not None:
+            self.log.note(self.offset, "inject.message", inject.message)
+        elif inject.ai_fault is not None:
+            self._ai_fault(inject.ai_fault)
+
+    def _ai_fault(self, fault: AiFault) -> None:
+        """The planted proposal goes through the same validators as the LLM's would."""
+        incident_id = self._open_incident(fault.lane)
+        if incident_id is None:
+            self.log.note(self.offset, "inject.ai_fault", "no open incident to plant the proposal in; skipped")
+            return
+        context = load_context(self.bot.engine, self.bot.events, self.bot.policy, incident_id, self.bot.settings.lookback)
+        doc: dict[str, Any] = {
+            "schema_version": 1,
+            "incident_id": incident_id,
+            "headline": fault.headline,
+            "severity": context.severity,
+            "status": "investigating",
+            "lanes": list(context.lanes),
+            "window": {"start": stamp(context.window.start), "end": stamp(context.window.end)},
+            "claims": [],
+            "actions": [],
+        }
+        if fault.claim is not None:
+            doc["claims"].append(
+                {
+                    "text": fault.claim.text,
+                    "lane": fault.lane,
+                    "fact": fault.claim.fact,
+                    "value": fault.claim.value,
+                    "evidence": [],
+                }
+            )
+        if fault.action is not None:
+            target = "l1-eth" if "l1-eth" in fault.headline else fault.lane
+            doc["actions"].append({"kind": fault.action, "lane": target, "reason": fault.headline, "evidence": []})
+        report = check_proposal(doc, context.events, self.checker)
+        codes = sorted(report.codes)
+        self.log.faults.append((fault, codes))
+        verdict = f"stopped by {', '.join(codes)}" if codes else "NOT STOPPED: it would have been posted"
+        self.log.note(self.offset, "inject.ai_fault", f"planted proposal “{fault.headline}”: {verdict}")
+
+    def _open_incident(self, lane: str | None = None) -> str | None:
+        with self.bot.engine.connect() as conn:
+            rows = conn.execute(
+                select(incidents.c.incident_id, incidents.c.lanes)
+                .where(incidents.c.status != "resolved")
+                .order_by(incidents.c.opened_at.desc())
+            ).all()
+        return next((r.incident_id for r in rows if lane is None or lane in r.lanes), None)
+
+    def _respond(self, step: ResponderStep) -> None:
+        words = step.do.split()
+        try:
+            if words in (["ack"], ["resolve"]):
+                incident_id = self._open_incident()
+                if incident_id is None:
+                    raise IncidentError("no open incident")
+                if words == ["ack"]:
+                    self.bot.incidents.ack(incident_id, step.user)
+                else:
+                    self.bot.incidents.set_status(incident_id, "resolved", step.user)
+                self._decided(words[0], step.user, incident_id)
+            elif words[:2] == ["suggest", "rollback"] and len(words) == 3:
+                suggestion = self.bot.approvals.suggest_rollback(words[2], step.user)
+                self.bot.post_action(suggestion)
+                self.log.note(self.offset, "action.suggested", f"rollback {words[2]} ({suggestion.action_id})", step.user)
+            elif words[0] in ("approve", "reject") and len(words) == 3:
+                self._vote(step, words[0], words[1], words[2])
+            else:
+                raise ValueError(f"unknown responder step {step.do!r}")
+        except (ApprovalError, IncidentError) as exc:
+            self.log.refusals.append((self.offset, step.user, f"{step.do}: {exc}"))
+            self.log.note(self.offset, "refused", f"{step.do}: {exc}", step.user)
+
+    def _vote(self, step: ResponderStep, decision: str, kind: str, lane: str) -> None:
+        with self.bot.engine.connect() as conn:
+            action_id = conn.scalar(
+                select(actions.c.action_id).where(actions.c.kind == kind, actions.c.lane == lane, actions.c.status == "suggested")
+            )
+        if action_id is None:
+            raise ApprovalError(f"no suggested {kind} {lane} to {decision}")
+        state = self.bot.approvals.decide(action_id, step.user, "approve" if decision == "approve" else "reject")
+        self.bot.post_action(state)
+        self.log.approvals.append((self.offset, step.user, decision, f"{kind} {lane}"))
+        self.log.note(self.offset, f"action.{decision}", f"{kind} {lane}: {state.status}", step.user)
+        if state.status in ("approved", "rejected"):
+            self._decided(f"{'approve' if state.status == 'approved' else 'reject'} {kind} {lane}", step.user, action_id)
+
+    def _decided(self, label: str, user: str, subject: str) -> None:
+        self.log.decisions.setdefault(label, self.offset)
+        self.log.note(self.offset, "decision", f"{label} ({subject})", user)
+
+    def _wrap_up(self) -> None:
+        with self.bot.engine.connect() as conn:
+            waiting = conn.execute(select(actions).where(actions.c.status == "suggested")).mappings().all()
+        self.log.waiting = [dict(w) for w in waiting]
+        self.log.transcript = list(self.transcript.calls)
+
+
+def simulator_for(s: Scenario) -> Simulator:
+    """The scenario's world; event ids carry the drill's namespace (``ex-NAME-…``)."""
+    lanes = {name: LaneProfile(lane.chain, lane.settlements_per_s, lane.finality_s) for name, lane in s.lanes.items()}
+    anomalies = [
+        Anomaly(a.kind, a.lane, a.at.total_seconds(), a.for_.total_seconds(), a.rate, a.factor, a.size, a.bps)
+        for a in s.anomalies
+    ]
+    return Simulator(
+        lanes,
+        start=s.start,
+        seconds=int(s.duration.total_seconds()),
+        seed=s.seed,
+        anomalies=anomalies,
+        reference_lane=s.reference_lane,
+        id_prefix=f"ex-{s.name}",
+    )
+
+
+def run_offline(scenario: Scenario) -> DrillLog:
+    with tempfile.TemporaryDirectory(prefix=f"lanekeeper-drill-{scenario.name}-") as tmp:
+        return Drill(scenario, Path(tmp)).run()
