@@ -183,7 +183,8 @@ class FakeSlack:
             return {"ok": True, "upload_url": self.url.removesuffix("/api/") + f"/upload/{file_id}", "file_id": file_id}
         if method == "files.completeUploadExternal":
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in json.loads(args["files"])]}
-        return {"ok": True, "channel": "C0INCIDENT", "ts": ts}
+        channel = str(args.get("channel", ""))
+        return {"ok": True, "channel": channel if channel.startswith("C") else "C0INCIDENT", "ts": ts}  # names resolve to an id
 
     def of(self, method: str) -> list[SlackCall]:
         return [c for c in self.calls if c.method == method]

@@ -49,11 +49,14 @@ class Slack:
         self.world = world
         self.respond_url = world.slack.url.removesuffix("/api/") + "/respond/hook"
 
-    def command(self, command: str, text: str = "", user: str = ONCALL) -> Any:
+    def command(
+        self, command: str, text: str = "", user: str = ONCALL, channel: str = "C0INCIDENT", name: str = "incidents"
+    ) -> Any:
         form = {
             "token": "legacy",
             "team_id": "T0LANE",
-            "channel_id": "C0INCIDENT",
+            "channel_id": channel,
+            "channel_name": name,
             "user_id": user,
             "command": command,
             "text": text,
@@ -63,13 +66,13 @@ class Slack:
         body = urlencode(form)
         return self.world.client.post("/slack/events", content=body, headers=signed(body))
 
-    def click(self, action_id: str, value: str, user: str, reason: str | None = None) -> Any:
+    def click(self, action_id: str, value: str, user: str, reason: str | None = None, channel: str = "C0INCIDENT") -> Any:
         payload = {
             "type": "block_actions",
             "team": {"id": "T0LANE"},
             "user": {"id": user},
-            "channel": {"id": "C0INCIDENT"},
-            "container": {"type": "message", "channel_id": "C0INCIDENT", "message_ts": "1700000000.000002"},
+            "channel": {"id": channel},
+            "container": {"type": "message", "channel_id": channel, "message_ts": "1700000000.000002"},
             "trigger_id": "1.2.3",
             "response_url": self.respond_url,
             "actions": [{"type": "button", "action_id": action_id, "block_id": f"action:{value}", "value": value}],

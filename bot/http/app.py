@@ -19,7 +19,6 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +30,7 @@ from bot.incidents.views import list_incidents, show_incident
 from bot.lanes.snapshot import describe
 from bot.lanes.worker import LiveStatusError
 from bot.runtime import Bot
-from bot.slack.app import build_slack_app, connect_socket_mode
+from bot.slack.app import SlackApp, build_slack_app, connect_socket_mode
 
 log = logging.getLogger(__name__)
 Parser = Callable[[bytes, str], list[Alert]]
@@ -46,7 +45,7 @@ def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
         stop = asyncio.Event()
         tasks = [asyncio.create_task(bot.background(stop))] if background else []
         token = bot.settings.slack_app_token
-        socket = await run_in_threadpool(connect_socket_mode, slack, token.get_secret_value()) if slack and token else None
+        socket = await run_in_threadpool(connect_socket_mode, slack.app, token.get_secret_value()) if slack and token else None
         try:
             yield
         finally:
@@ -54,6 +53,8 @@ def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
             await asyncio.gather(*tasks)
             if socket is not None:
                 socket.close()  # type: ignore[no-untyped-call]
+            if slack is not None:
+                await run_in_threadpool(slack.drills.close)
 
     app = FastAPI(title="Lanekeeper", version="1", lifespan=lifespan)
 
@@ -186,7 +187,7 @@ def _read_routes(app: FastAPI, bot: Bot) -> None:
         return detail.as_json()
 
 
-def _slack_routes(app: FastAPI, bot: Bot, slack: App | None) -> None:
+def _slack_routes(app: FastAPI, bot: Bot, slack: SlackApp | None) -> None:
     """``/slack/events``: slash commands, button clicks and events, through slack-bolt."""
 
     @app.post("/slack/events")
@@ -194,5 +195,5 @@ def _slack_routes(app: FastAPI, bot: Bot, slack: App | None) -> None:
         if slack is None:
             raise HTTPException(404, "Slack is not configured (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)")
         body = await read_body(request, bot.settings.max_body_bytes)
-        answer = await run_in_threadpool(slack.dispatch, to_bolt_request(request, body))  # bolt's listeners are sync
+        answer = await run_in_threadpool(slack.app.dispatch, to_bolt_request(request, body))  # bolt's listeners are sync
         return to_starlette_response(answer)

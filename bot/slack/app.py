@@ -13,6 +13,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -25,6 +26,7 @@ from bot.runtime import Bot
 from bot.slack import commands
 from bot.slack.blocks import APPROVE, REJECT, reason_of
 from bot.slack.heatmap import HeatmapError, upload_heatmap
+from bot.tabletop.live import LiveDrills
 
 log = logging.getLogger(__name__)
 SEEN_EVENTS = 10_000
@@ -47,7 +49,14 @@ class _SeenEvents:
             return True
 
 
-def build_slack_app(bot: Bot) -> App | None:
+@dataclass(frozen=True, slots=True)
+class SlackApp:
+    app: App
+    drills: LiveDrills
+    """Drills running in channels; commands and buttons there go to the drill's bot."""
+
+
+def build_slack_app(bot: Bot) -> SlackApp | None:
     """The app when ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET`` are set; else None."""
     settings = bot.settings
     if settings.slack_bot_token is None or settings.slack_signing_secret is None:
@@ -59,6 +68,7 @@ def build_slack_app(bot: Bot) -> App | None:
         token_verification_enabled=False,  # Slack being unreachable must not stop the server from starting
     )
     seen = _SeenEvents()
+    drills = LiveDrills(client, settings.channel)
 
     @app.middleware
     def skip_retried_events(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
@@ -67,16 +77,16 @@ def build_slack_app(bot: Bot) -> App | None:
             return BoltResponse(status=200, body="")
         return next()
 
-    _commands(app, bot)
-    _buttons(app, bot)
+    _commands(app, bot, drills)
+    _buttons(app, bot, drills)
 
     @app.event("app_mention")
     def mentioned(event: dict[str, Any], client: WebClient) -> None:
         """@lanekeeper in a channel: the commands, in a thread (a reply to a person, not an incident message)."""
-        text = "\n".join([commands.LANE_USAGE, commands.INCIDENT_USAGE, commands.ROLLBACK_USAGE])
+        text = "\n".join([commands.LANE_USAGE, commands.INCIDENT_USAGE, commands.ROLLBACK_USAGE, commands.TABLETOP_USAGE])
         client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"], text=text)
 
-    return app
+    return SlackApp(app, drills)
 
 
 def connect_socket_mode(app: App, app_token: str) -> SocketModeHandler | None:
@@ -96,20 +106,23 @@ def _answer(ack: Any, reply: commands.Reply) -> None:
     ack(text=reply.message.text, blocks=reply.message.blocks, response_type="in_channel" if reply.in_channel else "ephemeral")
 
 
-def _commands(app: App, bot: Bot) -> None:
+def _commands(app: App, production: Bot, drills: LiveDrills) -> None:
+    def target(channel_id: str) -> Bot:
+        return drills.bot_for(channel_id) or production
+
     def lane_ack(ack: Any, command: dict[str, Any]) -> None:
         words = command.get("text", "").split()
         if words and words[0] == "heatmap":
             ack(text="Rendering the heatmap…", response_type="ephemeral")
             return
-        _answer(ack, commands.lane(bot, words))
+        _answer(ack, commands.lane(target(command["channel_id"]), words))
 
     def lane_heatmap(command: dict[str, Any], client: WebClient, respond: Any) -> None:
         words = command.get("text", "").split()
         if not words or words[0] != "heatmap":
             return
         try:
-            upload_heatmap(bot, client, command["channel_id"], words[1:])
+            upload_heatmap(target(command["channel_id"]), client, command["channel_id"], words[1:])
         except HeatmapError as exc:
             respond(text=f"{exc}\n{commands.LANE_USAGE}", response_type="ephemeral")
 
@@ -117,14 +130,20 @@ def _commands(app: App, bot: Bot) -> None:
 
     @app.command("/incident")
     def incident(ack: Any, command: dict[str, Any]) -> None:
-        _answer(ack, commands.incident(bot, command.get("text", "").split(), command["user_id"]))
+        _answer(ack, commands.incident(target(command["channel_id"]), command.get("text", "").split(), command["user_id"]))
 
     @app.command("/rollback")
     def rollback(ack: Any, command: dict[str, Any]) -> None:
+        bot = target(command["channel_id"])
         _answer(ack, commands.rollback(bot, bot.approvals, command.get("text", "").split(), command["user_id"]))
 
+    @app.command("/tabletop")
+    def tabletop(ack: Any, command: dict[str, Any]) -> None:
+        words = command.get("text", "").split()
+        _answer(ack, commands.tabletop(drills, words, command["channel_id"], command.get("channel_name", ""), command["user_id"]))
 
-def _buttons(app: App, bot: Bot) -> None:
+
+def _buttons(app: App, production: Bot, drills: LiveDrills) -> None:
     def acknowledge(ack: Any) -> None:
         ack()
 
@@ -132,6 +151,7 @@ def _buttons(app: App, bot: Bot) -> None:
         def lazy(body: dict[str, Any], respond: Any) -> None:
             action_id = body["actions"][0]["value"]
             user_id = body["user"]["id"]
+            bot = drills.bot_for(body.get("channel", {}).get("id", "")) or production
             try:
                 state = bot.approvals.decide(action_id, user_id, decision, reason_of(body.get("state", {})))
             except ApprovalError as exc:

@@ -14,6 +14,8 @@ from bot.incidents import IncidentError
 from bot.incidents.views import list_incidents, show_incident
 from bot.runtime import Bot
 from bot.slack.blocks import Message, incident_detail, incident_timeline, incidents_list, lane_detail, lanes_overview, plain
+from bot.tabletop.live import DrillError, LiveDrills
+from bot.tabletop.scenario import bundled
 
 LANE_USAGE = (
     "`/lane status [LANE] [post]` — every lane at a glance, or one lane in detail (`post` shows it to the channel)\n"
@@ -23,6 +25,10 @@ LANE_USAGE = (
 INCIDENT_USAGE = (
     "`/incident list [open|mitigated|resolved]` · `/incident show ID` · `/incident timeline ID` · "
     "`/incident ack ID` · `/incident resolve ID` · `/incident help`"
+)
+TABLETOP_USAGE = (
+    "`/tabletop list` · `/tabletop start SCENARIO [SPEED]` (SPEED: simulated seconds per real second, default 1) · "
+    "`/tabletop status` · `/tabletop pause` · `/tabletop resume` · `/tabletop end` · `/tabletop help`"
 )
 ROLLBACK_USAGE = "`/rollback LANE` — a rollback suggestion for LANE now, or exactly why the policy does not allow one"
 
@@ -99,3 +105,29 @@ def rollback(bot: Bot, approvals: Approvals, words: list[str], user_id: str) -> 
     return Reply(
         plain(f"Rollback of {words[0]} suggested ({suggestion.action_id}); it needs {suggestion.approvals_needed} approvals.")
     )
+
+
+def tabletop(drills: LiveDrills, words: list[str], channel_id: str, channel_name: str, user_id: str) -> Reply:
+    """Facilitators' controls; scenarios are the bundled ones (a command never names a file)."""
+    if not words or words[0] == "help":
+        return usage("", TABLETOP_USAGE)
+    verb, rest = words[0], words[1:]
+    scenarios = bundled()
+    try:
+        if verb == "list":
+            return Reply(plain("\n".join(f"`{name}` — {s.description}" for name, s in scenarios.items())))
+        if verb == "start":
+            if not rest or len(rest) > 2 or rest[0] not in scenarios:
+                given = f" (`{rest[0]}` is not one)" if rest else ""
+                return usage(f"`/tabletop start` needs a bundled scenario{given}: {', '.join(scenarios)}.", TABLETOP_USAGE)
+            try:
+                speed = float(rest[1]) if len(rest) == 2 else 1.0
+            except ValueError:
+                return usage(f"Speed `{rest[1]}` is not a number.", TABLETOP_USAGE)
+            return Reply(plain(drills.start(channel_id, channel_name, scenarios[rest[0]], speed, user_id)), in_channel=True)
+        controls = {"status": drills.status, "pause": drills.pause, "resume": drills.resume, "end": drills.end}
+        if verb not in controls or rest:
+            return usage(f"Unknown or malformed subcommand `{' '.join(words)}`.", TABLETOP_USAGE)
+        return Reply(plain(controls[verb](channel_id)), in_channel=verb != "status")
+    except DrillError as exc:
+        return Reply(plain(str(exc)))

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.incidents.engine import Clock
-from bot.slack.blocks import Message
+from bot.slack.blocks import Message, context_block
 from bot.store.tables import slack_messages
 
 log = logging.getLogger(__name__)
@@ -81,3 +81,18 @@ class SlackPoster:
                 .where(slack_messages.c.incident_id == incident_id, slack_messages.c.purpose == purpose)
                 .values(updated_at=self.clock())
             )
+
+
+class Marked:
+    """Every message through ``inner`` carries ``mark`` (``EXERCISE`` in drills) in its text
+    and as its first block, so no one mistakes a drill for production."""
+
+    def __init__(self, inner: Poster, mark: str) -> None:
+        self.inner, self.mark = inner, mark
+
+    def post(self, incident_id: str, purpose: str, message: Message) -> None:
+        banner = context_block(f"*{self.mark}* — a drill, not production; nothing approved here executes")
+        self.inner.post(incident_id, purpose, Message(f"[{self.mark}] {message.text}", [banner, *message.blocks]))
+
+    def is_posted(self, incident_id: str, purpose: str) -> bool:
+        return self.inner.is_posted(incident_id, purpose)

@@ -9,23 +9,18 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.slack.blocks import Message, context_block
+from bot.slack.blocks import Message
 
 
 @dataclass
 class Transcript:
     channel: str = "#lanekeeper"
-    mark: str | None = None
-    """A label every message carries (``EXERCISE`` in drills)."""
     calls: list[dict[str, Any]] = field(default_factory=list)
     _posted: dict[tuple[str, str], str] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def post(self, incident_id: str, purpose: str, message: Message) -> None:
-        if self.mark:
-            banner = context_block(f"*{self.mark}* — a drill, not production; nothing approved here executes")
-            message = Message(f"[{self.mark}] {message.text}", [banner, *message.blocks])
         with self._lock:
             ts = self._posted.get((incident_id, purpose))
             args: dict[str, Any] = {"channel": self.channel, "text": message.text, "blocks": message.blocks}

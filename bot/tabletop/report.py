@@ -90,5 +90,6 @@ def render(log: DrillLog) -> str:
         detail = entry.detail.replace("|", "\\|")
         lines.append(f"| T+{_mmss(entry.at)} | {entry.kind} | {entry.actor or ''} | {detail} |")
     lines += ["", "## Recommendations", "", *(f"- {r}" for r in recommendations(log)), ""]
-    lines += [f"{len(log.transcript)} Slack messages would have been sent, each marked EXERCISE.", ""]
+    if log.transcript:
+        lines += [f"{len(log.transcript)} Slack messages would have been sent, each marked EXERCISE.", ""]
     return "\n".join(lines)

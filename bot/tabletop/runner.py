@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from bot.config import Settings
 from bot.incidents import IncidentError
 from bot.runtime import Bot
 from bot.slack.outbox import Pace
+from bot.slack.poster import Marked, Poster
 from bot.slack.transcript import Transcript
 from bot.store.tables import actions, incidents
 from bot.summarize.context import load_context
@@ -69,14 +71,55 @@ class DrillLog:
         self.entries.append(Entry(at, kind, detail, actor))
 
 
+class Control:
+    """The facilitator's hands on a running drill: its speed, pause, resume and end."""
+
+    def __init__(self, speed: float | None = None) -> None:
+        self.speed = speed
+        """Simulated seconds per real second; None: as fast as the machine goes (offline)."""
+        self._running = threading.Event()
+        self._running.set()
+        self._ended = threading.Event()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def end(self) -> None:
+        self._ended.set()
+        self._running.set()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
+    def next_step(self, step: timedelta) -> bool:
+        """Wait for the step's real time (and while paused); False once ended."""
+        if self.speed is not None:
+            self._ended.wait(step.total_seconds() / self.speed)
+        self._running.wait()
+        return not self.ended
+
+
 class Drill:
-    def __init__(self, scenario: Scenario, work: Path) -> None:
+    """One drill on a bot of its own: its own store (``work``), live status, metrics and
+    outbox, so nothing of it touches production."""
+
+    def __init__(self, scenario: Scenario, work: Path, poster: Poster | None = None, control: Control | None = None) -> None:
         self.scenario = scenario
         self.now = scenario.start
         self.log = DrillLog(scenario)
-        self.transcript = Transcript(channel="#tabletop", mark=EXERCISE)
+        self.control = control or Control()
+        self.transcript = Transcript(channel="#tabletop")
         settings = Settings(_env_file=None, database_url=f"sqlite:///{work / 'drill.db'}")
-        self.bot = Bot(settings, clock=lambda: self.now, poster=self.transcript, pace=DRILL_PACE)
+        marked = Marked(poster or self.transcript, EXERCISE)
+        self.bot = Bot(settings, clock=lambda: self.now, poster=marked, pace=DRILL_PACE if poster is None else None)
         self.bot.approvals.exercise = True
         self.checker = Checker(self.bot.policy, proposal_schema())
 
@@ -108,6 +151,9 @@ class Drill:
                     self._inject(step) if isinstance(step, Inject) else self._respond(step)
                 self.bot.tick()
                 t += STEP
+                if not self.control.next_step(STEP):
+                    self.log.note(self.offset, "drill.ended", "ended by the facilitator")
+                    break
             self.bot.drain(timeout=120)
             self._wrap_up()
         finally:

@@ -1,0 +1,139 @@
+"""Drills in Slack: ``/tabletop start SCENARIO [speed]`` in a drill channel.
+
+Each drill runs on a bot of its own (``Drill``: its own store, live status, metrics and
+outbox) on a thread, at ``speed`` simulated seconds per real second. Commands and buttons
+in that channel go to the drill's bot, never production's; every message it posts is
+marked EXERCISE; approvals are recorded and nothing executes. The facilitator can pause,
+resume and end it; when it ends, the after-action report is posted to the channel and
+uploaded as Markdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from slack_sdk import WebClient
+
+from bot.runtime import Bot
+from bot.slack.blocks import context_block, escape, section
+from bot.slack.poster import SlackPoster
+from bot.store.engine import make_engine
+from bot.tabletop.report import expectations, render
+from bot.tabletop.runner import EXERCISE, Control, Drill
+from bot.tabletop.scenario import Scenario
+
+log = logging.getLogger(__name__)
+MAX_SPEED = 3600.0
+
+
+class DrillError(ValueError):
+    """A facilitator's request that cannot be done; the message says why."""
+
+
+@dataclass
+class Session:
+    scenario: Scenario
+    drill: Drill
+    control: Control
+    started_by: str
+    thread: threading.Thread
+    work: tempfile.TemporaryDirectory[str]
+
+
+class LiveDrills:
+    def __init__(self, client: WebClient, production_channel: str | None) -> None:
+        self.client = client
+        self.production = (production_channel or "").lstrip("#")
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def bot_for(self, channel_id: str) -> Bot | None:
+        """The drill's bot when a drill runs in ``channel_id``: its commands and buttons go there."""
+        with self._lock:
+            session = self._sessions.get(channel_id)
+        return session.drill.bot if session is not None and session.thread.is_alive() else None
+
+    def start(self, channel_id: str, channel_name: str, scenario: Scenario, speed: float, user_id: str) -> str:
+        if channel_name.lstrip("#") == self.production or channel_id == self.production:
+            raise DrillError("Drills run in a channel of their own, never in the production incident channel.")
+        if not 0 < speed <= MAX_SPEED:
+            raise DrillError(f"Speed is simulated seconds per real second, above 0 and at most {MAX_SPEED:g}.")
+        with self._lock:
+            running = self._sessions.get(channel_id)
+            if running is not None and running.thread.is_alive():
+                raise DrillError(f"{running.scenario.name} is already running here; `/tabletop end` it first.")
+            work = tempfile.TemporaryDirectory(prefix=f"lanekeeper-drill-{scenario.name}-")
+            engine = make_engine(f"sqlite:///{Path(work.name) / 'drill.db'}")
+            control = Control(speed)
+            poster = SlackPoster(self.client, channel_id, engine, lambda: datetime.now(UTC))
+            drill = Drill(scenario, Path(work.name), poster=poster, control=control)
+            thread = threading.Thread(target=self._run, args=(channel_id,), name=f"drill-{scenario.name}", daemon=True)
+            self._sessions[channel_id] = Session(scenario, drill, control, user_id, thread, work)
+        thread.start()
+        minutes = scenario.duration.total_seconds() / speed / 60
+        return f"{EXERCISE}: {scenario.title} starts now, at {speed:g}x ({minutes:.1f} min). Started by <@{user_id}>."
+
+    def _run(self, channel_id: str) -> None:
+        session = self._sessions[channel_id]
+        try:
+            self._post_report(channel_id, session, render(session.drill.run()))
+        except Exception:  # a broken drill must say so in its channel, not vanish
+            log.exception("drill %s failed", session.scenario.name)
+            self.client.chat_postMessage(
+                channel=channel_id, text=f"[{EXERCISE}] {session.scenario.name} failed; see the server log."
+            )
+        finally:
+            session.work.cleanup()
+
+    def _post_report(self, channel_id: str, session: Session, report: str) -> None:
+        rows = expectations(session.drill.log)
+        lines = [f"{label}: {verdict}" + (f" ({took})" if took is not None else "") for label, _, took, verdict in rows]
+        text = f"[{EXERCISE}] After-action report: {session.scenario.title}"
+        blocks = [
+            context_block(f"*{EXERCISE}*"),
+            section(f"*{escape(text)}*"),
+            section(escape("\n".join(lines) or "no expectations")),
+        ]
+        self.client.chat_postMessage(channel=channel_id, text=text, blocks=blocks)
+        self.client.files_upload_v2(
+            channel=channel_id, content=report, filename=f"{session.scenario.name}-after-action.md", title=text
+        )
+
+    def status(self, channel_id: str) -> str:
+        session = self._session(channel_id)
+        state = "ended" if not session.thread.is_alive() else ("paused" if session.control.paused else "running")
+        offset = session.drill.offset
+        minutes, seconds = divmod(int(offset.total_seconds()), 60)
+        return f"{EXERCISE}: {session.scenario.name} {state} at T+{minutes}:{seconds:02d} of {session.scenario.duration}."
+
+    def pause(self, channel_id: str) -> str:
+        self._session(channel_id).control.pause()
+        return self.status(channel_id)
+
+    def resume(self, channel_id: str) -> str:
+        self._session(channel_id).control.resume()
+        return self.status(channel_id)
+
+    def end(self, channel_id: str) -> str:
+        session = self._session(channel_id)
+        session.control.end()
+        return f"{EXERCISE}: {session.scenario.name} ends; the after-action report follows."
+
+    def _session(self, channel_id: str) -> Session:
+        with self._lock:
+            session = self._sessions.get(channel_id)
+        if session is None:
+            raise DrillError("No drill here; `/tabletop start SCENARIO [speed]` starts one (`/tabletop list` names them).")
+        return session
+
+    def close(self) -> None:
+        with self._lock:
+            sessions = list(self._sessions.values())
+        for session in sessions:
+            session.control.end()
+            session.thread.join(timeout=30)

@@ -1,0 +1,96 @@
+"""Drills in Slack through the scenario-test harness: a complete drill with scripted
+responders ending in a report whose times are right, the facilitator's controls, and a
+drill beside live traffic that changes no live incident, lane status or metric."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fakes import FakeOpenAI, FakeSlack, running
+from test_slack_app import SECRET, Slack, wait_for, with_rollback
+from test_summaries import World, world_for
+
+DRILL = "C0DRILL"
+
+
+@pytest.fixture
+def world(tmp_path: object) -> Iterator[World]:
+    with running(FakeOpenAI(responder=with_rollback)) as llm, running(FakeSlack()) as slack:
+        yield from world_for(f"sqlite:///{tmp_path}/prod.db", llm, slack, slack_signing_secret=SECRET)
+
+
+@pytest.fixture
+def slack(world: World) -> Slack:
+    return Slack(world)
+
+
+def in_drill(slack: Slack, command: str, text: str = "") -> dict:
+    return dict(slack.command(command, text, channel=DRILL, name="drill-room").json())
+
+
+def drill_calls(world: World) -> list:
+    return [c for c in world.slack.calls if c.args.get("channel") == DRILL or c.args.get("channel_id") == DRILL]
+
+
+def test_a_complete_drill_ends_in_a_report_whose_times_are_right(world: World, slack: Slack) -> None:
+    started = in_drill(slack, "/tabletop", "start l2-arb-failure-spike 600")
+    assert started["response_type"] == "in_channel"
+    assert started["text"].startswith("EXERCISE: l2-arb settlement failures spike during the EU close starts now, at 600x")
+    assert "running at T+" in in_drill(slack, "/tabletop", "status")["text"]
+    wait_for(lambda: world.slack.of("files.completeUploadExternal"), timeout=90)
+    [report] = [body.decode() for body in world.slack.uploads.values()]
+    assert "| ack | 5:00 | 2:00 | met |" in report
+    assert "| approve rollback l2-arb | 10:00 | 7:00 | met |" in report
+    assert "- T+19:00 <@U01ONCALL> approved rollback l2-arb" in report
+    messages = [c for c in drill_calls(world) if c.method in ("chat.postMessage", "chat.update")]
+    assert messages
+    assert all(c.args["text"].startswith("[EXERCISE]") for c in messages)
+    assert any("approved — EXERCISE: nothing executes" in json.dumps(c.args, ensure_ascii=False) for c in messages)
+    assert "ended" in in_drill(slack, "/tabletop", "status")["text"]
+
+
+def test_a_drill_beside_live_traffic_changes_no_live_incident_status_or_metric(world: World, slack: Slack) -> None:
+    incident_id = world.open_incident()
+    incidents_before = slack.command("/incident", "list all").json()["blocks"]
+    status_before = world.bot.lane_status()
+    stored_before = world.bot.metrics.registry.get_sample_value(
+        "lanekeeper_events_total", {"source": "http", "outcome": "stored"}
+    )
+    in_drill(slack, "/tabletop", "start l2-arb-failure-spike 600")
+    drill_incidents = wait_for(
+        lambda: "inc-" in json.dumps(in_drill(slack, "/incident", "list all")) and in_drill(slack, "/incident", "list all")
+    )
+    assert incident_id not in json.dumps(drill_incidents)  # the drill channel sees the drill's incidents only
+    wait_for(lambda: world.slack.of("files.completeUploadExternal"), timeout=90)
+    assert slack.command("/incident", "list all").json()["blocks"] == incidents_before
+    assert world.bot.lane_status() == status_before
+    stored_after = world.bot.metrics.registry.get_sample_value("lanekeeper_events_total", {"source": "http", "outcome": "stored"})
+    assert stored_after == stored_before
+    assert all(c.args.get("channel") in (DRILL, "C0INCIDENT", "#settlement-incidents", None) for c in world.slack.calls)
+    assert not any("[EXERCISE]" in str(c.args.get("text")) for c in world.slack.calls if c.args.get("channel") != DRILL)
+
+
+def test_the_facilitator_pauses_resumes_and_ends_a_drill(world: World, slack: Slack) -> None:
+    assert in_drill(slack, "/tabletop", "status")["text"].startswith("No drill here")
+    in_drill(slack, "/tabletop", "start l2-op-sequencer-outage 30")
+    assert "already running here" in in_drill(slack, "/tabletop", "start l2-op-sequencer-outage 30")["text"]
+    paused = in_drill(slack, "/tabletop", "pause")
+    assert paused["response_type"] == "in_channel"
+    assert " paused at T+" in paused["text"]
+    assert " running at T+" in in_drill(slack, "/tabletop", "resume")["text"]
+    assert in_drill(slack, "/tabletop", "end")["text"].endswith("ends; the after-action report follows.")
+    wait_for(lambda: world.slack.of("files.completeUploadExternal"), timeout=30)
+    [report] = [body.decode() for body in world.slack.uploads.values()]
+    assert "drill.ended" in report
+
+
+def test_drill_commands_refuse_what_would_be_unsafe_or_malformed(world: World, slack: Slack) -> None:
+    refused = slack.command("/tabletop", "start l2-arb-failure-spike", name="settlement-incidents").json()["text"]
+    assert refused == "Drills run in a channel of their own, never in the production incident channel."
+    assert "is not one" in in_drill(slack, "/tabletop", "start ../../etc/passwd")["text"]
+    assert "Speed `fast` is not a number." in in_drill(slack, "/tabletop", "start l2-arb-failure-spike fast")["text"]
+    assert "at most 3600" in in_drill(slack, "/tabletop", "start l2-arb-failure-spike 99999")["text"]
+    assert "`l2-arb-failure-spike` —" in in_drill(slack, "/tabletop", "list")["text"]
+    assert "`/tabletop start SCENARIO [SPEED]`" in in_drill(slack, "/tabletop", "help")["text"]
