@@ -116,12 +116,10 @@ def test_drill_runs_are_deterministic(drills: dict[str, DrillLog]) -> None:
     assert [(e.at, e.kind, e.actor) for e in again.entries] == [(e.at, e.kind, e.actor) for e in first.entries]
 
 
-def test_tabletop_run_writes_the_report_and_refuses_without_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_tabletop_run_offline_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "aar.md"
     assert main(["tabletop", "run", "l2-arb-feed-divergence", "--offline", "--report", str(out)]) == 0
     assert out.read_text().startswith("# After-action report: l2-arb's price feed drifts 150 bps from the reference")
-    assert main(["tabletop", "run", "l2-arb-feed-divergence"]) == 2
-    assert "add --offline" in capsys.readouterr().err
     assert main(["tabletop", "run", "no-such-drill", "--offline"]) == 2
     assert "neither a bundled scenario" in capsys.readouterr().err
 
@@ -133,3 +131,28 @@ def test_simulate_writes_the_scenarios_events_in_the_drill_namespace(tmp_path: P
     assert not stats.rejected
     assert events
     assert all(e.event_id.startswith("ex-l2-zk-sequence-gap-reorg-") for e in events)
+
+
+def test_tabletop_run_in_slack_posts_the_drill_and_writes_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fakes import FakeSlack, running
+
+    monkeypatch.chdir(tmp_path)
+    with running(FakeSlack()) as slack:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-cli-token-0000")
+        monkeypatch.setenv("SLACK_API_URL", slack.url)
+        monkeypatch.setenv("LANEKEEPER_CHANNEL", "#settlement-incidents")
+        out = tmp_path / "aar.md"
+        args = ["tabletop", "run", "l2-arb-failure-spike", "--channel", "C0DRILL", "--speed", "600", "--report", str(out)]
+        assert main(args) == 0
+        assert "| approve rollback l2-arb | 10:00 | 7:00 | met |" in out.read_text()
+        posted = [c for c in slack.calls if c.method == "chat.postMessage"]
+        assert posted
+        assert all(c.args["channel"] == "C0DRILL" for c in posted)
+        assert all(c.args["text"].startswith("[EXERCISE]") for c in posted)
+        assert main(["tabletop", "run", "l2-arb-failure-spike", "--channel", "settlement-incidents"]) == 2
+        assert "never in the production incident channel" in capsys.readouterr().err
+        monkeypatch.delenv("SLACK_BOT_TOKEN")
+        assert main(["tabletop", "run", "l2-arb-failure-spike"]) == 2
+        assert "needs SLACK_BOT_TOKEN and --channel (or use --offline)" in capsys.readouterr().err

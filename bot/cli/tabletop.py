@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.tabletop.scenario import ScenarioError, bundled, load
+from bot.config import SettingsError, load_settings
+from bot.tabletop.live import DrillError
+from bot.tabletop.scenario import Scenario, ScenarioError, bundled, load
 
 
 def add_parsers(sub: Any) -> None:
@@ -18,6 +20,8 @@ def add_parsers(sub: Any) -> None:
     run = verbs.add_parser("run", help="run a scenario and write its after-action report")
     run.add_argument("scenario", help="a bundled scenario's name or a scenario YAML file")
     run.add_argument("--offline", action="store_true", help="no Slack: scripted responders, the channel as a transcript")
+    run.add_argument("--channel", help="without --offline: the drill channel to post to (never the production one)")
+    run.add_argument("--speed", type=float, default=1.0, help="without --offline: simulated seconds per real second")
     run.add_argument("--report", type=Path, help="write the after-action report (Markdown) here; default stdout")
     run.set_defaults(run=_run)
     simulate = sub.add_parser("simulate", help="write a scenario's simulated settlement events as NDJSON")
@@ -38,22 +42,39 @@ def _run(args: argparse.Namespace) -> int:
     from bot.tabletop.report import render  # noqa: PLC0415 (the bot's stack loads only for a run)
     from bot.tabletop.runner import run_offline  # noqa: PLC0415
 
-    if not args.offline:
-        print("lanekeeper tabletop run: live drills run in Slack (/tabletop start); add --offline to run here", file=sys.stderr)
-        return 2
     try:
         scenario = load(args.scenario)
-    except ScenarioError as exc:
+        if args.offline:
+            print(f"running {scenario.name} offline ({scenario.duration} of simulated time) ...", file=sys.stderr)
+            report = render(run_offline(scenario))
+        else:
+            report = _in_slack(scenario, args.channel, args.speed)
+    except (ScenarioError, SettingsError, DrillError) as exc:
         print(f"lanekeeper tabletop run: {exc}", file=sys.stderr)
         return 2
-    print(f"running {scenario.name} offline ({scenario.duration} of simulated time) ...", file=sys.stderr)
-    report = render(run_offline(scenario))
     if args.report:
         args.report.write_text(report, encoding="utf-8")
         print(f"after-action report written to {args.report}", file=sys.stderr)
     else:
         print(report)
     return 0
+
+
+def _in_slack(scenario: Scenario, channel: str | None, speed: float) -> str:
+    """The drill posted to a drill channel, played by the scenario's scripted responders
+    (people in the channel act through the server, with ``/tabletop start`` there)."""
+    from slack_sdk import WebClient  # noqa: PLC0415
+
+    from bot.tabletop.live import LiveDrills  # noqa: PLC0415
+
+    settings = load_settings()
+    if settings.slack_bot_token is None or channel is None:
+        raise SettingsError("a drill in Slack needs SLACK_BOT_TOKEN and --channel (or use --offline)")
+    drills = LiveDrills(
+        WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url), settings.channel
+    )
+    print(drills.start(channel, channel, scenario, speed, "lanekeeper-cli"), file=sys.stderr)
+    return drills.wait(channel)
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ class Session:
     started_by: str
     thread: threading.Thread
     work: tempfile.TemporaryDirectory[str]
+    report: str = ""
 
 
 class LiveDrills:
@@ -81,7 +82,8 @@ class LiveDrills:
     def _run(self, channel_id: str) -> None:
         session = self._sessions[channel_id]
         try:
-            self._post_report(channel_id, session, render(session.drill.run()))
+            session.report = render(session.drill.run())
+            self._post_report(channel_id, session, session.report)
         except Exception:  # a broken drill must say so in its channel, not vanish
             log.exception("drill %s failed", session.scenario.name)
             self.client.chat_postMessage(
@@ -103,6 +105,12 @@ class LiveDrills:
         self.client.files_upload_v2(
             channel=channel_id, content=report, filename=f"{session.scenario.name}-after-action.md", title=text
         )
+
+    def wait(self, channel_id: str) -> str:
+        """Block until the drill in ``channel_id`` ends; its after-action report."""
+        session = self._session(channel_id)
+        session.thread.join()
+        return session.report
 
     def status(self, channel_id: str) -> str:
         session = self._session(channel_id)
