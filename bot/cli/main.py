@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import serve, status, tabletop, validate
+from bot.cli import replay, serve, status, tabletop, validate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(sub)
     status.add_parsers(sub)
     tabletop.add_parsers(sub)
+    replay.add_parser(sub)
     return parser
 
 

@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot.slack.blocks import Message
+from validators.rules import stamp
 
 
 @dataclass
 class Transcript:
     channel: str = "#lanekeeper"
+    clock: Callable[[], datetime] | None = None
+    """When set, each call records the time it was made at (event time in replays)."""
     calls: list[dict[str, Any]] = field(default_factory=list)
     _posted: dict[tuple[str, str], str] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -24,11 +29,14 @@ class Transcript:
         with self._lock:
             ts = self._posted.get((incident_id, purpose))
             args: dict[str, Any] = {"channel": self.channel, "text": message.text, "blocks": message.blocks}
+            at = {"at": stamp(self.clock())} if self.clock else {}
             if ts is None:
                 ts = self._posted[(incident_id, purpose)] = f"1700000000.{next(self._ts):06d}"
-                self.calls.append({"method": "chat.postMessage", "args": args, "ts": ts, "incident_id": incident_id})
+                self.calls.append({"method": "chat.postMessage", "args": args, "ts": ts, "incident_id": incident_id, **at})
             else:
-                self.calls.append({"method": "chat.update", "args": {**args, "ts": ts}, "ts": ts, "incident_id": incident_id})
+                self.calls.append(
+                    {"method": "chat.update", "args": {**args, "ts": ts}, "ts": ts, "incident_id": incident_id, **at}
+                )
 
     def is_posted(self, incident_id: str, purpose: str) -> bool:
         with self._lock:

@@ -13,7 +13,7 @@ import json
 import logging
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.alerts import parse_alertmanager
+from bot.alerts import Alert, parse_alertmanager
 from bot.approvals import ApprovalError
 from bot.config import Settings
 from bot.incidents import IncidentError
@@ -29,7 +29,7 @@ from bot.runtime import Bot
 from bot.slack.outbox import Pace
 from bot.slack.poster import Marked, Poster
 from bot.slack.transcript import Transcript
-from bot.store.tables import actions, incidents
+from bot.store.tables import actions, incidents, llm_calls
 from bot.summarize.context import load_context
 from bot.tabletop.scenario import AiFault, Inject, ResponderStep, Scenario
 from bot.tabletop.simulator import Anomaly, LaneProfile, Simulator
@@ -66,9 +66,19 @@ class DrillLog:
     waiting: list[dict[str, Any]] = field(default_factory=list)
     """Actions still waiting for approvals when the drill ended."""
     transcript: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    """Every LLM call of the run (the audit trail's rows)."""
 
     def note(self, at: timedelta, kind: str, detail: str, actor: str | None = None) -> None:
         self.entries.append(Entry(at, kind, detail, actor))
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One recorded alert delivery (a webhook payload's alerts), at its offset."""
+
+    at: timedelta
+    alerts: list[Alert]
 
 
 class Control:
@@ -111,16 +121,39 @@ class Drill:
     """One drill on a bot of its own: its own store (``work``), live status, metrics and
     outbox, so nothing of it touches production."""
 
-    def __init__(self, scenario: Scenario, work: Path, poster: Poster | None = None, control: Control | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        work: Path,
+        poster: Poster | None = None,
+        control: Control | None = None,
+        *,
+        exercise: bool = True,
+        llm: dict[str, Any] | None = None,
+        events: Callable[[], Iterator[tuple[datetime, bytes]]] | None = None,
+        recorded: list[Recorded] | None = None,
+    ) -> None:
+        """``exercise=False`` is a replay (``lanekeeper replay``): the same run, unmarked;
+        ``llm`` holds the LLM settings (model, key, base URL) when summaries should use one."""
         self.scenario = scenario
+        self.events, self.recorded = events, recorded or []
+        """A recorded world instead of the simulated one: its events and its alert deliveries."""
+        self.progress: Callable[[timedelta, int], None] | None = None
+        """Called every simulated minute with the time and the events ingested so far."""
+        self.events_ingested = 0
         self.now = scenario.start
         self.log = DrillLog(scenario)
         self.control = control or Control()
-        self.transcript = Transcript(channel="#tabletop")
-        settings = Settings(_env_file=None, database_url=f"sqlite:///{work / 'drill.db'}")
-        marked = Marked(poster or self.transcript, EXERCISE)
-        self.bot = Bot(settings, clock=lambda: self.now, poster=marked, pace=DRILL_PACE if poster is None else None)
-        self.bot.approvals.exercise = True
+        self.transcript = Transcript(channel="#tabletop" if exercise else "#settlement-incidents", clock=lambda: self.now)
+        settings = Settings(_env_file=None, database_url=f"sqlite:///{work / 'drill.db'}", **(llm or {}))
+        target = poster or self.transcript
+        self.bot = Bot(
+            settings,
+            clock=lambda: self.now,
+            poster=Marked(target, EXERCISE) if exercise else target,
+            pace=DRILL_PACE if poster is None else None,
+        )
+        self.bot.approvals.exercise = exercise
         self.checker = Checker(self.bot.policy, proposal_schema())
 
     @property
@@ -131,11 +164,10 @@ class Drill:
         self.bot.start()
         self.bot.on_notify.append(lambda note: self.log.note(self.offset, f"incident.{note.reason}", note.incident_id))
         try:
-            steps = sorted(
-                [(i.at, 0, i) for i in self.scenario.injects] + [(r.at, 1, r) for r in self.scenario.responders],
-                key=lambda x: (x[0], x[1]),
-            )
-            lines = self._lines()
+            timed: list[tuple[timedelta, int, Inject | ResponderStep | Recorded]] = [(i.at, 0, i) for i in self.scenario.injects]
+            timed += [(r.at, 0, r) for r in self.recorded] + [(r.at, 1, r) for r in self.scenario.responders]
+            steps = sorted(timed, key=lambda x: (x[0], x[1]))  # an inject goes before a response at the same time
+            lines = self.events() if self.events is not None else self._lines()
             pending = next(lines, None)
             t = timedelta(0)
             while t <= self.scenario.duration:
@@ -146,10 +178,19 @@ class Drill:
                     pending = next(lines, None)
                 if batch:
                     self.bot.ingestor.ingest([b"".join(batch)])
+                    self.events_ingested += len(batch)
+                if self.progress is not None and t.total_seconds() % 60 == 0:
+                    self.progress(t, self.events_ingested)
                 while steps and steps[0][0] <= t:
                     _, _, step = steps.pop(0)
-                    self._inject(step) if isinstance(step, Inject) else self._respond(step)
+                    if isinstance(step, ResponderStep):
+                        self._respond(step)
+                    elif isinstance(step, Recorded):
+                        self._alerts(step.alerts)
+                    else:
+                        self._inject(step)
                 self.bot.tick()
+                self.bot.drain(timeout=300)  # summaries land in event time, before the world moves on
                 t += STEP
                 if not self.control.next_step(STEP):
                     self.log.note(self.offset, "drill.ended", "ended by the facilitator")
@@ -182,14 +223,18 @@ class Drill:
                     }
                 ],
             }
-            self.bot.incidents.receive(parse_alertmanager(json.dumps(payload).encode()))
-            self.log.first_alert = self.log.first_alert if self.log.first_alert is not None else self.offset
-            self.log.note(self.offset, "inject.alert", f"{alert.name} on {alert.lane}: {alert.summary}")
-            self.bot.notify_due()
+            self._alerts(parse_alertmanager(json.dumps(payload).encode()))
         elif inject.message is not None:
             self.log.note(self.offset, "inject.message", inject.message)
         elif inject.ai_fault is not None:
             self._ai_fault(inject.ai_fault)
+
+    def _alerts(self, batch: list[Alert]) -> None:
+        self.bot.incidents.receive(batch)
+        self.log.first_alert = self.log.first_alert if self.log.first_alert is not None else self.offset
+        for alert in batch:
+            self.log.note(self.offset, "inject.alert", f"{alert.name} on {alert.lane or '-'} ({alert.status})")
+        self.bot.notify_due()
 
     def _ai_fault(self, fault: AiFault) -> None:
         """The planted proposal goes through the same validators as the LLM's would."""
@@ -283,6 +328,8 @@ class Drill:
         with self.bot.engine.connect() as conn:
             waiting = conn.execute(select(actions).where(actions.c.status == "suggested")).mappings().all()
         self.log.waiting = [dict(w) for w in waiting]
+        with self.bot.engine.connect() as conn:
+            self.log.attempts = [dict(r) for r in conn.execute(select(llm_calls).order_by(llm_calls.c.call_id)).mappings()]
         self.log.transcript = list(self.transcript.calls)
 
 

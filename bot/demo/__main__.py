@@ -1,0 +1,5 @@
+import sys
+
+from bot.demo import run
+
+sys.exit(run())
