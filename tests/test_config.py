@@ -82,3 +82,13 @@ def test_every_setting_in_env_example_is_one_the_bot_reads() -> None:
         line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines() if line and not line.startswith("#")
     }
     assert listed == known
+
+
+def test_every_setting_in_env_example_has_its_own_comment() -> None:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    bare = [
+        line
+        for before, line in zip(lines, lines[1:], strict=False)
+        if line and not line.startswith("#") and not before.startswith("#")
+    ]
+    assert bare == []
