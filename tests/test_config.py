@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from pathlib import Path
 
@@ -87,8 +88,6 @@ def test_every_setting_in_env_example_is_one_the_bot_reads() -> None:
 def test_every_setting_in_env_example_has_its_own_comment() -> None:
     lines = (ROOT / ".env.example").read_text().splitlines()
     bare = [
-        line
-        for before, line in zip(lines, lines[1:], strict=False)
-        if line and not line.startswith("#") and not before.startswith("#")
+        line for before, line in itertools.pairwise(lines) if line and not line.startswith("#") and not before.startswith("#")
     ]
     assert bare == []
