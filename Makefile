@@ -32,9 +32,11 @@ test: lint typecheck services
 	$(BIN)/pytest
 
 bench: $(STAMP) services
-	$(BIN)/python bench/validate_speed.py
-	$(BIN)/python bench/ingest_speed.py
-	$(BIN)/python bench/summary_speed.py
+	@mkdir -p bench/results
+	$(BIN)/python bench/validate_speed.py --json bench/results/validate.json
+	$(BIN)/python bench/ingest_speed.py --json bench/results/ingest.json
+	$(BIN)/python bench/summary_speed.py --json bench/results/summary.json
+	$(BIN)/python bench/write_report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

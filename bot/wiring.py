@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from bot.config import Settings, SettingsError
 from bot.incidents.engine import Clock
-from bot.slack.poster import SlackPoster
-from bot.summarize.llm import LlmClient
 from prompts import proposal_schema
 from validators.policy import Policy, PolicyError, parse_policy
+
+if TYPE_CHECKING:
+    from bot.slack.poster import SlackPoster
+    from bot.summarize.llm import LlmClient
 
 DEFAULT_POLICY = Path(__file__).with_name("defaults") / "policy.yaml"
 
@@ -34,6 +37,8 @@ def llm_configured(settings: Settings) -> bool:
 
 def make_llm(settings: Settings) -> LlmClient | None:
     """The LLM client when one is configured; else None, and the bot runs facts-only."""
+    from bot.summarize.llm import LlmClient  # noqa: PLC0415 (openai loads only where an LLM is used)
+
     if not llm_configured(settings) or settings.model is None:
         return None
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
@@ -41,6 +46,8 @@ def make_llm(settings: Settings) -> LlmClient | None:
 
 
 def make_poster(settings: Settings, engine: Engine, clock: Clock) -> SlackPoster | None:
+    from bot.slack.poster import SlackPoster  # noqa: PLC0415 (slack_sdk loads only where Slack is used)
+
     if settings.slack_bot_token is None or settings.channel is None:
         return None
     return SlackPoster.connect(

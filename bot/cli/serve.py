@@ -8,12 +8,8 @@ import logging
 import sys
 from typing import Any
 
-import uvicorn
-
 from bot import logs
 from bot.config import SettingsError, load_settings
-from bot.http.app import create_app
-from bot.runtime import Bot
 from bot.store.engine import StoreError
 
 log = logging.getLogger("lanekeeper")
@@ -28,6 +24,13 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The server's stack (FastAPI, slack-bolt, openai) loads only to serve: every other
+    # command starts in a fraction of a second.
+    import uvicorn  # noqa: PLC0415
+
+    from bot.http.app import create_app  # noqa: PLC0415
+    from bot.runtime import Bot  # noqa: PLC0415
+
     logs.configure(json_lines=None if args.log_format is None else args.log_format == "json")
     try:
         bot = Bot(load_settings())

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import SettingsError, load_settings
-from bot.tabletop.live import DrillError
 from bot.tabletop.scenario import Scenario, ScenarioError, bundled, load
 
 
@@ -49,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
             report = render(run_offline(scenario))
         else:
             report = _in_slack(scenario, args.channel, args.speed)
-    except (ScenarioError, SettingsError, DrillError) as exc:
+    except (ScenarioError, SettingsError, ValueError) as exc:  # DrillError is a ValueError
         print(f"lanekeeper tabletop run: {exc}", file=sys.stderr)
         return 2
     if args.report:

@@ -49,8 +49,6 @@ class Reporter:
         self.on_action = on_action
         self.debounce = debounce.total_seconds()
         self.ai = llm_configured(settings)
-        self.results: dict[str, child.Outcome] = {}
-        """The latest summary outcome of each incident."""
         self._pool: ProcessPoolExecutor | None = None  # started on the first summary
         self._due: dict[str, float] = {}  # incident -> monotonic time its summary runs
         self._busy = 0
@@ -133,7 +131,8 @@ class Reporter:
             log.error("the summary process died; starting a new one", extra={"incident_id": incident_id})
             self._pool = None
             raise
-        self.results[incident_id] = outcome
+        verdict = "validated" if outcome.proposal else f"withheld: {outcome.withheld}" if outcome.withheld else "facts-only"
+        log.info("summary %s after %d attempts", verdict, outcome.attempts, extra={"incident_id": incident_id})
         if self.outbox is not None:
             self.outbox.send(incident_id, child.CARD, outcome.card)
         for action in outcome.actions:

@@ -30,7 +30,6 @@ from typing import Literal
 from validators.rules import stamp
 
 AnomalyKind = Literal["failure_spike", "finality_stall", "sequence_gap", "reorg", "feed_divergence", "sequencer_outage"]
-ANOMALY_KINDS: tuple[str, ...] = AnomalyKind.__args__  # type: ignore[attr-defined]
 ASSETS = (("ETH", 3000.0), ("BTC", 60000.0), ("USDC", 1.0))
 
 
