@@ -242,12 +242,13 @@ def test_a_person_not_in_the_policy_cannot_approve(world: World, slack: Slack) -
     assert action_updates(world) == []
 
 
-def test_a_reject_ends_the_vote(world: World, slack: Slack) -> None:
+def test_a_reject_ends_the_vote_and_shows_why(world: World, slack: Slack) -> None:
     action_id = suggested_action(world)
-    slack.click("lk_reject", action_id, LEAD)
+    slack.click("lk_reject", action_id, LEAD, reason="<!channel> fix is already deploying")
     wait_for(
         lambda: action_updates(world) and "rejected · 0 of 2 approvals · rejected by <@U02LEAD>" in action_updates(world)[-1]
     )
+    assert "“&lt;!channel&gt; fix is already deploying”" in action_updates(world)[-1]
     slack.click("lk_approve", action_id, ONCALL)
     [reply] = wait_for(slack.responses)
     assert reply.args["text"] == "rollback l2-arb is already rejected"
