@@ -79,7 +79,7 @@ class Outbox:
         """Queue ``message`` as the latest version of (incident, purpose); returns at once."""
         with self._cond:
             self._pending[(incident_id, purpose)] = message  # a waiting older version is replaced in place
-            self._cond.notify()
+            self._cond.notify_all()  # the worker and any drain() waiting
 
     def _kind(self, key: Key) -> str:
         if key not in self._posted and self.poster.is_posted(*key):
@@ -147,13 +147,9 @@ class Outbox:
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until everything queued was delivered or dropped (tests, shutdown)."""
-        deadline = time.monotonic() + timeout
         with self._cond:
-            while self._pending or self._sending:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"{len(self._pending)} Slack messages still queued after {timeout}s")
-                self._cond.wait(timeout=min(left, 0.05))
+            if not self._cond.wait_for(lambda: not (self._pending or self._sending), timeout):
+                raise TimeoutError(f"{len(self._pending)} Slack messages still queued after {timeout}s")
 
     def close(self, timeout: float = 10.0) -> None:
         """Deliver what is queued (up to ``timeout``), then stop."""

@@ -72,6 +72,8 @@ class Reporter:
         if self.outbox is not None:
             self.outbox.send(incident_id, child.CARD, facts_card(card, self.policy, note))
         log.info("facts card queued in %.1f ms", (time.perf_counter() - started) * 1000, extra={"incident_id": incident_id})
+        with self.engine.begin() as conn:  # the incident carries the severity its card shows (after the card: a commit waits)
+            conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(severity=card.severity))
 
     def _live_card(self, incident_id: str) -> Card:
         with self.engine.connect() as conn:
@@ -84,8 +86,6 @@ class Reporter:
         statuses = self.lane_status()
         lanes = {lane: statuses[lane].facts for lane in sorted(row.lanes) if lane in statuses}
         severity, _ = self.policy.severity_of(list(lanes.items()))
-        with self.engine.begin() as conn:  # the incident carries the severity its card shows
-            conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(severity=severity))
         marks = [statuses[lane].watermark for lane in lanes]
         minutes = max((statuses[lane].window.length_s for lane in lanes), default=0) / 60
         basis = f"live status, last {minutes:.0f} min to {max(marks):%H:%M:%S} UTC" if marks else "no events yet"
@@ -95,7 +95,7 @@ class Reporter:
         with self._cond:
             at = time.monotonic() + delay
             self._due[incident_id] = min(self._due.get(incident_id, at), at)  # a pending run is not pushed back
-            self._cond.notify()
+            self._cond.notify_all()  # the worker and any drain() waiting
 
     def _work(self) -> None:
         while True:
@@ -140,13 +140,9 @@ class Reporter:
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every scheduled summary ran (tests, replay, shutdown)."""
-        deadline = time.monotonic() + timeout
         with self._cond:
-            while self._due or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"summaries still pending after {timeout}s: {sorted(self._due)}")
-                self._cond.wait(timeout=min(left, 0.05))
+            if not self._cond.wait_for(lambda: not (self._due or self._busy), timeout):
+                raise TimeoutError(f"summaries still pending after {timeout}s: {sorted(self._due)}")
 
     def close(self) -> None:
         with self._cond:
