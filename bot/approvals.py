@@ -26,8 +26,9 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
 from bot.incidents.engine import Clock
+from bot.incidents.views import newest_open_incident
 from bot.lanes.live import LaneStatus
-from bot.store.tables import actions, approvals, incidents, timeline
+from bot.store.tables import actions, approvals, timeline
 from validators.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class Approvals:
         if spec.trigger_any and not breaches:
             facts = ", ".join(f"{fact} {status.facts.value(fact)} (trigger {limit})" for fact, limit in spec.trigger_any.items())
             raise ApprovalError(f"Rollback of {lane} is not allowed now: no trigger is met — {facts}.")
-        incident_id = self._open_incident(lane)
+        incident_id = newest_open_incident(self.engine, lane)
         if incident_id is None:
             raise ApprovalError(f"No open incident on {lane}; rollbacks are suggested within an incident.")
         action_id = "act-" + hashlib.sha256(f"{incident_id}|rollback|{lane}".encode()).hexdigest()[:16]
@@ -116,9 +117,17 @@ class Approvals:
         with self.engine.begin() as conn:
             existing = conn.scalar(select(actions.c.status).where(actions.c.action_id == action_id))
             if existing is None or existing != "suggested":
-                values: dict[str, Any] = {"incident_id": incident_id, "kind": "rollback", "lane": lane, "reason": reason}
-                values["evidence"] = []
-                values |= {"approvals_needed": spec.approvals, "status": "suggested", "created_at": now, "decided_at": None}
+                values: dict[str, Any] = {
+                    "incident_id": incident_id,
+                    "kind": "rollback",
+                    "lane": lane,
+                    "reason": reason,
+                    "evidence": [],
+                    "approvals_needed": spec.approvals,
+                    "status": "suggested",
+                    "created_at": now,
+                    "decided_at": None,
+                }
                 if existing is None:
                     conn.execute(insert(actions).values(action_id=action_id, **values))
                 else:  # decided before: a new request starts a new round of votes
@@ -127,15 +136,6 @@ class Approvals:
                 state = ActionState(action_id, incident_id, "rollback", lane, reason, "suggested", spec.approvals, [])
                 self._note(conn, state, now, "action.suggested", actor=user_id, extra={"reason": reason})
         return self.state(action_id)
-
-    def _open_incident(self, lane: str) -> str | None:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(incidents.c.incident_id, incidents.c.lanes)
-                .where(incidents.c.status != "resolved")
-                .order_by(incidents.c.opened_at.desc())
-            ).all()
-        return next((row.incident_id for row in rows if lane in row.lanes), None)
 
     def decide(self, action_id: str, user_id: str, decision: Decision, reason: str | None = None) -> ActionState:
         """Record one click (with the reason typed beside the buttons, if any); raises

@@ -138,6 +138,17 @@ def show_incident(engine: Engine, incident_id: str) -> IncidentDetail:
         return IncidentDetail(found[0], [dict(r) for r in alert_rows], [dict(r) for r in entries], [dict(r) for r in attempts])
 
 
+def newest_open_incident(engine: Engine, lane: str | None = None) -> str | None:
+    """The most recently opened unresolved incident (on ``lane``, if given)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(incidents.c.incident_id, incidents.c.lanes)
+            .where(incidents.c.status != "resolved")
+            .order_by(incidents.c.opened_at.desc())
+        ).all()
+    return next((row.incident_id for row in rows if lane is None or lane in row.lanes), None)
+
+
 def open_count(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.scalar(select(func.count()).select_from(incidents).where(incidents.c.status != "resolved")) or 0)

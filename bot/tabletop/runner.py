@@ -25,11 +25,12 @@ from bot.alerts import Alert, parse_alertmanager
 from bot.approvals import ApprovalError
 from bot.config import Settings
 from bot.incidents import IncidentError
+from bot.incidents.views import newest_open_incident
 from bot.runtime import Bot
 from bot.slack.outbox import Pace
 from bot.slack.poster import Marked, Poster
 from bot.slack.transcript import Transcript
-from bot.store.tables import actions, incidents, llm_calls
+from bot.store.tables import actions, llm_calls
 from bot.summarize.context import load_context
 from bot.tabletop.scenario import AiFault, Inject, ResponderStep, Scenario
 from bot.tabletop.simulator import Anomaly, LaneProfile, Simulator
@@ -238,7 +239,7 @@ class Drill:
 
     def _ai_fault(self, fault: AiFault) -> None:
         """The planted proposal goes through the same validators as the LLM's would."""
-        incident_id = self._open_incident(fault.lane)
+        incident_id = newest_open_incident(self.bot.engine, fault.lane)
         if incident_id is None:
             self.log.note(self.offset, "inject.ai_fault", "no open incident to plant the proposal in; skipped")
             return
@@ -265,7 +266,7 @@ class Drill:
                 }
             )
         if fault.action is not None:
-            target = "l1-eth" if "l1-eth" in fault.headline else fault.lane
+            target = fault.action_lane or fault.lane
             doc["actions"].append({"kind": fault.action, "lane": target, "reason": fault.headline, "evidence": []})
         report = check_proposal(doc, context.events, self.checker)
         codes = sorted(report.codes)
@@ -273,20 +274,11 @@ class Drill:
         verdict = f"stopped by {', '.join(codes)}" if codes else "NOT STOPPED: it would have been posted"
         self.log.note(self.offset, "inject.ai_fault", f"planted proposal “{fault.headline}”: {verdict}")
 
-    def _open_incident(self, lane: str | None = None) -> str | None:
-        with self.bot.engine.connect() as conn:
-            rows = conn.execute(
-                select(incidents.c.incident_id, incidents.c.lanes)
-                .where(incidents.c.status != "resolved")
-                .order_by(incidents.c.opened_at.desc())
-            ).all()
-        return next((r.incident_id for r in rows if lane is None or lane in r.lanes), None)
-
     def _respond(self, step: ResponderStep) -> None:
         words = step.do.split()
         try:
             if words in (["ack"], ["resolve"]):
-                incident_id = self._open_incident()
+                incident_id = newest_open_incident(self.bot.engine)
                 if incident_id is None:
                     raise IncidentError("no open incident")
                 if words == ["ack"]:
@@ -326,9 +318,7 @@ class Drill:
 
     def _wrap_up(self) -> None:
         with self.bot.engine.connect() as conn:
-            waiting = conn.execute(select(actions).where(actions.c.status == "suggested")).mappings().all()
-        self.log.waiting = [dict(w) for w in waiting]
-        with self.bot.engine.connect() as conn:
+            self.log.waiting = [dict(w) for w in conn.execute(select(actions).where(actions.c.status == "suggested")).mappings()]
             self.log.attempts = [dict(r) for r in conn.execute(select(llm_calls).order_by(llm_calls.c.call_id)).mappings()]
         self.log.transcript = list(self.transcript.calls)
 

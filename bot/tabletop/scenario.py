@@ -69,6 +69,8 @@ class AiFault(_Strict):
     headline: str
     claim: ClaimFault | None = None
     action: str | None = None
+    action_lane: str | None = None
+    """The lane the planted action targets (default: ``lane``)."""
     lane: str
     why: str = Field(description="what is wrong with it, for the report")
 
@@ -90,6 +92,8 @@ class Inject(_Strict):
 class Expectation(_Strict):
     decision: Decision
     action: str | None = None
+    action_lane: str | None = None
+    """The lane the planted action targets (default: ``lane``)."""
     lane: str | None = None
     within: Offset
     """After the first alert."""
@@ -139,6 +143,8 @@ class Scenario(_Strict):
             for part in (inject.alert, inject.ai_fault):
                 if part is not None:
                     found.append((f"injects[{i}]", part.lane))
+            if inject.ai_fault is not None and inject.ai_fault.action_lane:
+                found.append((f"injects[{i}].ai_fault.action_lane", inject.ai_fault.action_lane))
         found += [(f"expect[{i}]", e.lane) for i, e in enumerate(self.expect) if e.lane]
         if self.reference_lane:
             found.append(("reference_lane", self.reference_lane))
