@@ -93,16 +93,11 @@ def query_latency(url: str, path: str, rounds: int) -> dict[str, float]:
 def peak_rss_mib(server: ServerProcess) -> float:
     """The sum of peak RSS over the server and every process under it (the live-status
     child hangs under multiprocessing's fork server): an upper bound on what it held."""
-    assert server.proc is not None
-    total_kib, pending = 0, [server.proc.pid]
-    while pending:
-        pid = pending.pop()
-        proc = Path(f"/proc/{pid}")
-        for line in (proc / "status").read_text().splitlines():
+    total_kib = 0
+    for pid in server.tree():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 total_kib += int(line.split()[1])
-        for task in (proc / "task").iterdir():
-            pending += [int(child) for child in (task / "children").read_text().split()]
     return total_kib / 1024
 
 

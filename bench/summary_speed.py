@@ -37,9 +37,9 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 
-from fakes import FakeOpenAI, FakeSlack, Reply, answer, honest_proposal, running  # noqa: E402
+from fakes import FakeOpenAI, FakeSlack, honest_after, running  # noqa: E402
 from gen_stream import LANES, START  # noqa: E402
-from server import ServerProcess  # noqa: E402
+from server import ServerProcess, bot_env  # noqa: E402
 from validate_speed import ensure_stream  # noqa: E402
 
 
@@ -67,24 +67,11 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def card_latency(events: Path, preload: int, samples: int, llm_delay: float, work: Path, *, spacing: float) -> dict[str, Any]:
-    def model(request: dict[str, Any]) -> Reply:
-        reply = answer(honest_proposal(request))
-        reply.delay = llm_delay
-        return reply
-
     with events.open("rb") as handle:
         lines = list(itertools.islice(handle, preload))
-    with running(FakeOpenAI(responder=model)) as llm, running(FakeSlack()) as slack:
-        env = {
-            "LANEKEEPER_DATABASE_URL": f"sqlite:///{work / f'cards-{llm_delay:g}.db'}",
-            "LANEKEEPER_GROUP_BY": "alertname,lane",
-            "SLACK_BOT_TOKEN": "xoxb-bench-token-0000",
-            "LANEKEEPER_CHANNEL": "#bench",
-            "SLACK_API_URL": slack.url,
-            "OPENAI_API_KEY": "sk-bench-key-000000000000",
-            "OPENAI_BASE_URL": llm.url,
-            "LANEKEEPER_MODEL": "fake-model",
-        }
+    with running(FakeOpenAI(responder=honest_after(llm_delay))) as llm, running(FakeSlack()) as slack:
+        database_url = f"sqlite:///{work / f'cards-{llm_delay:g}.db'}"
+        env = bot_env(database_url, slack.url, llm.url, LANEKEEPER_GROUP_BY="alertname,lane")
         server = ServerProcess(env, work / "cards.log").start()
         try:
             with httpx.Client(base_url=server.url, timeout=60) as client:

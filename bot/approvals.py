@@ -15,8 +15,8 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -61,14 +61,8 @@ class ApprovalError(ValueError):
     """A click that does not count, with the reason shown to the person who clicked."""
 
 
-def action_state(engine: Engine, action_id: str, note: str | None = None) -> ActionState:
-    """An action with its votes, as its Slack message shows it."""
-    with engine.connect() as conn:
-        row = conn.execute(select(actions).where(actions.c.action_id == action_id)).mappings().first()
-        if row is None:
-            raise ApprovalError(f"no action {action_id}")
-        votes = conn.execute(select(approvals).where(approvals.c.action_id == action_id).order_by(approvals.c.at)).mappings()
-        cast = [Vote(v["user_id"], v["decision"], v["at"], v["reason"]) for v in votes]
+def suggested_state(row: Mapping[str, Any]) -> ActionState:
+    """A suggestion as its first message shows it, from its ``actions`` row (no votes yet)."""
     return ActionState(
         action_id=row["action_id"],
         incident_id=row["incident_id"],
@@ -77,9 +71,19 @@ def action_state(engine: Engine, action_id: str, note: str | None = None) -> Act
         reason=row["reason"],
         status=row["status"],
         approvals_needed=row["approvals_needed"],
-        votes=cast,
-        note=note,
+        votes=[],
     )
+
+
+def action_state(engine: Engine, action_id: str, note: str | None = None) -> ActionState:
+    """An action with its votes, as its Slack message shows it."""
+    with engine.connect() as conn:
+        row = conn.execute(select(actions).where(actions.c.action_id == action_id)).mappings().first()
+        if row is None:
+            raise ApprovalError(f"no action {action_id}")
+        votes = conn.execute(select(approvals).where(approvals.c.action_id == action_id).order_by(approvals.c.at)).mappings()
+        cast = [Vote(v["user_id"], v["decision"], v["at"], v["reason"]) for v in votes]
+    return replace(suggested_state(dict(row)), votes=cast, note=note)
 
 
 class Approvals:

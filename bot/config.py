@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     webhook_token: SecretStr | None = Field(None, validation_alias="LANEKEEPER_WEBHOOK_TOKEN")
     pagerduty_secrets: CsvList = Field([], validation_alias="PAGERDUTY_WEBHOOK_SECRETS")
     max_body_bytes: int = Field(64 << 20, gt=0, validation_alias="LANEKEEPER_MAX_BODY_BYTES")
+    max_webhook_bytes: int = Field(8 << 20, gt=0, validation_alias="LANEKEEPER_MAX_WEBHOOK_BYTES")
 
     nats_url: str | None = Field(None, validation_alias="LANEKEEPER_NATS_URL")
     nats_stream: str = Field("SETTLEMENT", validation_alias="LANEKEEPER_NATS_STREAM")

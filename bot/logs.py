@@ -34,10 +34,14 @@ class TextFormatter(logging.Formatter):
         return f"{line}  {extra}" if extra else line
 
 
+HANDLER = "lanekeeper"
+
+
 def configure(level: str = "INFO", json_lines: bool | None = None) -> None:
     """JSON when stderr is not a terminal unless told otherwise."""
     use_json = not sys.stderr.isatty() if json_lines is None else json_lines
     handler = logging.StreamHandler()
+    handler.set_name(HANDLER)
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -36,6 +36,13 @@ class Metrics:
         self.lane_watermark = Gauge(
             "lanekeeper_lane_watermark_timestamp_seconds", "Newest event time seen per lane (unix seconds)", ["lane"], registry=r
         )
+        self.outbox_depth = Gauge("lanekeeper_outbox_depth", "Slack messages queued, not yet delivered", registry=r)
+        self.slack_calls = Counter(
+            "lanekeeper_slack_calls",
+            "Slack Web API calls by the outbox, by method and outcome (ok, ratelimited, refused, error)",
+            ["method", "outcome"],
+            registry=r,
+        )
         self.request_seconds = Histogram(
             "lanekeeper_http_request_duration_seconds",
             "HTTP request latency by route and status",

@@ -27,9 +27,10 @@ from bot.lanes import snapshot
 from bot.lanes.live import LaneStatus
 from bot.lanes.worker import LiveWorker
 from bot.metrics import Metrics
-from bot.slack.blocks import action_message
+from bot.slack.blocks import action_message, action_purpose
 from bot.slack.outbox import Outbox, Pace
 from bot.slack.poster import Poster
+from bot.slack.queue import depth
 from bot.store.engine import make_engine, upgrade
 from bot.store.events import EventStore
 from bot.summarize.service import Reporter
@@ -65,14 +66,13 @@ class Bot:
         self.incidents = IncidentEngine(self.engine, routing, clock)
         self.on_notify: list[Callable[[Notification], None]] = []
         poster = poster or make_poster(settings, self.engine, clock)
-        self.outbox = Outbox(poster, pace) if poster is not None else None
+        self.outbox = Outbox(poster, self.engine, pace, metrics=self.metrics) if poster is not None else None
         self.approvals = Approvals(self.engine, self.policy, settings, self.lane_status, clock)
         self.reporter = Reporter(
             settings,
             self.engine,
             self.policy,
             self.outbox,
-            on_action=self.post_action,
             lane_status=self.lane_status,
             debounce=settings.summary_debounce,
         )
@@ -87,6 +87,9 @@ class Bot:
                 conn.execute(text("ANALYZE events"))
         self._rebuild_live()
         self.metrics.incidents_open.set(open_count(self.engine))
+        if self.outbox is not None:
+            self.outbox.start()  # sends what a crash left queued, too
+        self.reporter.resume()  # summaries a crash cut short
 
     def _rebuild_live(self) -> None:
         watermarks = self.events.watermarks()
@@ -139,6 +142,9 @@ class Bot:
             self.ingestor.dirty.clear()
             self.save_snapshot(now)
         self.metrics.incidents_open.set(open_count(self.engine))
+        if self.outbox is not None:
+            with self.engine.connect() as conn:
+                self.metrics.outbox_depth.set(depth(conn))
         return due
 
     def save_snapshot(self, now: datetime | None = None) -> None:
@@ -190,7 +196,7 @@ class Bot:
     def post_action(self, action: ActionState) -> None:
         """A suggested action's message (with its buttons), posted or brought up to date."""
         if self.outbox is not None:
-            self.outbox.send(action.incident_id, f"action:{action.action_id}", action_message(action))
+            self.outbox.send(action.incident_id, action_purpose(action.action_id), action_message(action))
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every scheduled summary ran and every Slack message went out (tests,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,22 @@ from helpers import EXAMPLE, Stream, load_example
 from sqlalchemy import Engine
 from stores import empty, migrated, postgres_database, running, sqlite_url
 
+from bot import logs
 from bot.http.app import create_app
 from bot.runtime import Bot
 from prompts import proposal_schema
 from validators import Checker, Policy, parse_policy
 from validators.events import Event
 from validators.ndjson import parse_events
+
+
+@pytest.fixture(autouse=True)
+def _serve_logging_undone() -> Iterator[None]:
+    """``lanekeeper serve`` run in process (the CLI tests) points the root logger at that
+    test's captured stderr; a later test's threads must not log into it once it is closed."""
+    yield
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != logs.HANDLER]
 
 
 @pytest.fixture

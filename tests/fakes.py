@@ -5,6 +5,8 @@ clients talk to them over HTTP; each records what it was sent and answers from a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import re
@@ -15,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 
 @dataclass
@@ -29,6 +31,8 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    stored: bool = False
+    """Slack only: the message was stored before this (failure) answer."""
 
 
 class _Server:
@@ -132,17 +136,43 @@ class SlackCall:
 
 
 class FakeSlack:
-    """The Slack Web API: records every call; ``failures[method]`` lists answers to give
-    before succeeding (e.g. ``Reply(status=429, headers={"Retry-After": "1"})``)."""
+    """The Slack Web API: records every call and keeps the channel's history.
+
+    ``failures[method]`` lists answers to give before succeeding (e.g. ``Reply(status=429,
+    headers={"Retry-After": "1"})``); one with ``stored=True`` is given after the message was
+    stored, as when Slack fails after posting. ``fail_for`` answers every call from a cycle
+    of failures for a while (an outage); ``slow[method]`` records the call, then answers
+    that many seconds later (a process killed while it waits never learns the answer)."""
 
     def __init__(self) -> None:
         self.calls: list[SlackCall] = []
         self.uploads: dict[str, bytes] = {}
         self.failures: dict[str, list[Reply]] = {}
+        self.slow: dict[str, float] = {}
+        self.history: list[dict[str, Any]] = []  # every message in the channel, oldest first
+        self.refused = 0  # calls answered with a failure
+        self.ghosts = 0  # of those, posts stored before the failure answer
+        self._outage: tuple[float, tuple[Reply, ...], dict[str, Iterator[Reply]]] | None = None
+        self._base = int(time.time())  # ts are epoch seconds, as Slack's are (history's oldest= compares them)
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         self._server = _Server(self._handle)
         self.url = self._server.url + "/api/"
+
+    def fail_for(self, seconds: float, *replies: Reply) -> None:
+        """Every call fails for ``seconds`` from now, each method answered from ``replies``
+        in turn."""
+        with self._lock:
+            self._outage = (time.monotonic() + seconds, replies, {})
+
+    def _failure(self, method: str) -> Reply | None:
+        if self._outage is not None:
+            until, replies, turns = self._outage
+            if time.monotonic() < until:
+                return next(turns.setdefault(method, itertools.cycle(replies)))
+            self._outage = None
+        pending = self.failures.get(method)
+        return pending.pop(0) if pending else None
 
     def _handle(self, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         method = path.rsplit("/", 1)[-1]
@@ -154,19 +184,35 @@ class FakeSlack:
             args = json.loads(body or b"{}")
         else:
             args = dict(parse_qsl(body.decode()))
-            if isinstance(args.get("blocks"), str):
-                args["blocks"] = json.loads(args["blocks"])
+            for key in ("blocks", "metadata"):
+                if isinstance(args.get(key), str):
+                    args[key] = json.loads(args[key])
         with self._lock:
-            pending = self.failures.get(method)
-            if pending:
-                return pending.pop(0)
+            failure = self._failure(method)
+            if failure is not None and not failure.stored:
+                self.refused += 1
+                return failure
             self.calls.append(SlackCall(method, args, time.monotonic()))
-            ts = f"1700000000.{next(self._ts):06d}"
-        return Reply(body=self._answer(method, args, ts))
+            ts = f"{self._base}.{next(self._ts):06d}"
+            body_out = self._answer(method, args, ts)
+            if failure is not None:
+                self.refused += 1
+                self.ghosts += method == "chat.postMessage"
+                return failure
+        return Reply(body=body_out, delay=self.slow.get(method, 0.0))
 
     def _answer(self, method: str, args: dict[str, Any], ts: str) -> dict[str, Any]:
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "conversations.history":
+            oldest = float(args.get("oldest") or 0)
+            with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+            found = [
+                {k: v for k, v in m.items() if k != "metadata" or with_metadata}
+                for m in reversed(self.history)
+                if float(m["ts"]) >= oldest
+            ]
+            return {"ok": True, "messages": found, "has_more": False}
         if method == "auth.test":
             return {
                 "ok": True,
@@ -184,13 +230,65 @@ class FakeSlack:
         if method == "files.completeUploadExternal":
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in json.loads(args["files"])]}
         channel = str(args.get("channel", ""))
-        return {"ok": True, "channel": channel if channel.startswith("C") else "C0INCIDENT", "ts": ts}  # names resolve to an id
+        channel = channel if channel.startswith("C") else "C0INCIDENT"  # names resolve to an id
+        if method == "chat.postMessage":
+            self.history.append({"type": "message", "ts": ts, "text": args.get("text"), "metadata": args.get("metadata")})
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def owners(self) -> list[tuple[str, str]]:
+        """(incident, purpose) of each message in the channel, oldest first, by its metadata."""
+        return [(m["metadata"]["event_payload"]["incident_id"], m["metadata"]["event_payload"]["purpose"]) for m in self.history]
+
+    def posts(self, purpose: str | None = None) -> list[SlackCall]:
+        """chat.postMessage calls, of one purpose (by their metadata) when given."""
+        return [
+            c
+            for c in self.of("chat.postMessage")
+            if purpose is None or (c.args.get("metadata") or {}).get("event_payload", {}).get("purpose") == purpose
+        ]
 
     def of(self, method: str) -> list[SlackCall]:
         return [c for c in self.calls if c.method == method]
 
     def everything(self) -> str:
         return json.dumps([c.args for c in self.calls], ensure_ascii=False)
+
+
+def signed(body: str, secret: str, *, age: int = 0) -> dict[str, str]:
+    """The headers Slack signs a request with (v0: HMAC-SHA256 of ``v0:timestamp:body``)."""
+    stamp = str(int(time.time()) - age)
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": stamp,
+        "x-slack-signature": f"v0={digest}",
+    }
+
+
+def slash_command(
+    command: str, text: str = "", *, user: str, channel: str = "C0INCIDENT", name: str = "incidents", response_url: str
+) -> str:
+    """A slash command's form body, as Slack posts it."""
+    form = {
+        "token": "legacy",
+        "team_id": "T0LANE",
+        "channel_id": channel,
+        "channel_name": name,
+        "user_id": user,
+        "command": command,
+        "text": text,
+        "response_url": response_url,
+        "trigger_id": trigger_id(),
+    }
+    return urlencode(form)
+
+
+_TRIGGERS = itertools.count(1)
+
+
+def trigger_id() -> str:
+    """Unique per request, as Slack's are (two otherwise equal requests are not a replay)."""
+    return f"{time.time():.0f}.{next(_TRIGGERS)}.abcdef"
 
 
 @contextmanager
@@ -255,6 +353,26 @@ def honest_proposal(request: dict[str, Any], *, failed: int | None = None, **ove
     }
     doc.update(overrides)
     return doc
+
+
+def rollback_proposal(request: dict[str, Any]) -> Reply:
+    """An honest proposal that also suggests rolling back its first lane (the failure rate
+    of the test incidents is above the policy's 2% trigger)."""
+    lane = read_prompt(request)["lanes"][0]
+    evidence = read_prompt(request)["facts"][lane]["failed"]["evidence"][:1]
+    action = {"kind": "rollback", "lane": lane, "reason": "failure rate 25.00% is above the 2% trigger", "evidence": evidence}
+    return answer(honest_proposal(request, actions=[action]))
+
+
+def honest_after(delay: float) -> Callable[[dict[str, Any]], Reply]:
+    """A model that answers honestly, ``delay`` seconds after it is asked."""
+
+    def respond(request: dict[str, Any]) -> Reply:
+        reply = answer(honest_proposal(request))
+        reply.delay = delay
+        return reply
+
+    return respond
 
 
 def answer(doc: dict[str, Any]) -> Reply:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -19,6 +20,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def bot_env(database_url: str, slack_url: str, llm_url: str | None = None, **more: str) -> dict[str, str]:
+    """The settings of a bot that talks to a loopback Slack (and LLM, when given)."""
+    env = {
+        "LANEKEEPER_DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": "xoxb-loopback-token-0000",
+        "LANEKEEPER_CHANNEL": "C0INCIDENT",
+        "SLACK_API_URL": slack_url,
+    }
+    if llm_url is not None:
+        env |= {"OPENAI_API_KEY": "sk-loopback-key-000000000000", "OPENAI_BASE_URL": llm_url, "LANEKEEPER_MODEL": "fake-model"}
+    return env | more
 
 
 class ServerProcess:
@@ -48,6 +62,19 @@ class ServerProcess:
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"server not healthy after {timeout}s: {self.log_path.read_text()[-2000:]}")
+
+    def tree(self) -> list[int]:
+        """The server and every process under it (the live-status and summary children hang
+        under multiprocessing's fork server)."""
+        assert self.proc is not None
+        found, pending = [], [self.proc.pid]
+        while pending:
+            pid = pending.pop()
+            found.append(pid)
+            with contextlib.suppress(FileNotFoundError):
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    pending += [int(child) for child in (task / "children").read_text().split()]
+        return found
 
     def kill(self) -> None:
         """``kill -9``: no shutdown handler runs, exactly like a crash."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 from fakes import FakeOpenAI, FakeSlack, answer, honest_proposal, running
-from server import ServerProcess
+from server import ServerProcess, bot_env
 from test_summaries import alertmanager, incident_events
 
 
@@ -29,15 +29,7 @@ def test_alert_in_facts_card_out_then_the_validated_summary_replaces_it(tmp_path
         return answer(honest_proposal(request, failed=8 if lies_first["n"] == 1 else None))
 
     with running(FakeOpenAI(responder=model)) as llm, running(FakeSlack()) as slack:
-        env = {
-            "LANEKEEPER_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
-            "SLACK_BOT_TOKEN": "xoxb-e2e-token-0000",
-            "LANEKEEPER_CHANNEL": "#settlement-incidents",
-            "SLACK_API_URL": slack.url,
-            "OPENAI_API_KEY": "sk-e2e-key-000000000000",
-            "OPENAI_BASE_URL": llm.url,
-            "LANEKEEPER_MODEL": "fake-model",
-        }
+        env = bot_env(f"sqlite:///{tmp_path / 'e2e.db'}", slack.url, llm.url, LANEKEEPER_CHANNEL="#settlement-incidents")
         server = ServerProcess(env, tmp_path / "server.log").start()
         try:
             assert httpx.post(server.url + "/events", content=incident_events()).json()["stored"] == 42

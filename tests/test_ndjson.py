@@ -47,6 +47,17 @@ def test_negative_seq_and_bool_for_int_are_wrong_types() -> None:
     assert [r.line for r in stats.rejected] == [1, 2]
 
 
+def test_a_seq_beyond_64_bits_is_rejected_with_its_line_and_the_rest_kept() -> None:
+    """Found by schemathesis: such a seq reached the store and failed the whole body with a 500."""
+    body = "\n".join(
+        [_line(event_id="a", seq=2**63), _line(event_id="b", seq=2**63 - 1), _line(event_id="c", kind="x.y", seq=2**64)]
+    )
+    events, stats = parse_events([body.encode()])
+    assert [e.event_id for e in events] == ["b"]
+    assert [r.line for r in stats.rejected] == [1, 3]
+    assert "seq" in stats.rejected[0].reason
+
+
 def test_unknown_kind_is_kept_and_counted() -> None:
     events, stats = parse_events([_line(kind="lane.heartbeat", value=...).encode()])
     assert isinstance(events[0], UnknownEvent)

@@ -49,7 +49,7 @@ def slack() -> Iterator[FakeSlack]:
 
 
 def outbox_for(slack: FakeSlack, engine: Engine, pace: Pace | None = None) -> Outbox:
-    return Outbox(SlackPoster.connect("xoxb-test-token-0000", slack.url, "#incidents", engine, lambda: NOW), pace)
+    return Outbox(SlackPoster.connect("xoxb-test-token-0000", slack.url, "#incidents", engine, lambda: NOW), engine, pace).start()
 
 
 def test_a_429_storm_delivers_everything_after_in_order_and_once(slack: FakeSlack, engine: Engine) -> None:

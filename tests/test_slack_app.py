@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from fakes import FakeOpenAI, FakeSlack, Reply, SlackCall, answer, honest_proposal, read_prompt, running
+from fakes import FakeOpenAI, FakeSlack, Reply, SlackCall, rollback_proposal, running, signed, slash_command, trigger_id
 from helpers import Stream
 from PIL import Image
 from test_summaries import World, world_for
@@ -32,16 +32,6 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
     return found
 
 
-def signed(body: str, *, secret: str = SECRET, age: int = 0) -> dict[str, str]:
-    stamp = str(int(time.time()) - age)
-    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {
-        "content-type": "application/x-www-form-urlencoded",
-        "x-slack-request-timestamp": stamp,
-        "x-slack-signature": f"v0={digest}",
-    }
-
-
 class Slack:
     """Sends what Slack would send to ``/slack/events``."""
 
@@ -52,19 +42,8 @@ class Slack:
     def command(
         self, command: str, text: str = "", user: str = ONCALL, channel: str = "C0INCIDENT", name: str = "incidents"
     ) -> Any:
-        form = {
-            "token": "legacy",
-            "team_id": "T0LANE",
-            "channel_id": channel,
-            "channel_name": name,
-            "user_id": user,
-            "command": command,
-            "text": text,
-            "response_url": self.respond_url,
-            "trigger_id": "1.2.3",
-        }
-        body = urlencode(form)
-        return self.world.client.post("/slack/events", content=body, headers=signed(body))
+        body = slash_command(command, text, user=user, channel=channel, name=name, response_url=self.respond_url)
+        return self.world.client.post("/slack/events", content=body, headers=signed(body, SECRET))
 
     def click(self, action_id: str, value: str, user: str, reason: str | None = None, channel: str = "C0INCIDENT") -> Any:
         payload = {
@@ -73,30 +52,27 @@ class Slack:
             "user": {"id": user},
             "channel": {"id": channel},
             "container": {"type": "message", "channel_id": channel, "message_ts": "1700000000.000002"},
-            "trigger_id": "1.2.3",
+            "trigger_id": trigger_id(),
             "response_url": self.respond_url,
             "actions": [{"type": "button", "action_id": action_id, "block_id": f"action:{value}", "value": value}],
             "state": {"values": {f"reason:{value}": {"lk_reason": {"type": "plain_text_input", "value": reason}}}},
         }
         body = urlencode({"payload": json.dumps(payload)})
-        return self.world.client.post("/slack/events", content=body, headers=signed(body))
+        return self.world.client.post("/slack/events", content=body, headers=signed(body, SECRET))
 
     def responses(self) -> list[SlackCall]:
         return self.world.slack.of("hook")
 
 
-def with_rollback(request: dict[str, Any]) -> Any:
-    seen = read_prompt(request)
-    lane = seen["lanes"][0]
-    evidence = seen["facts"][lane]["failed"]["evidence"][:1]
-    action = {"kind": "rollback", "lane": lane, "reason": "failure rate 25.00% is above the 2% trigger", "evidence": evidence}
-    return answer(honest_proposal(request, actions=[action]))
+def slack_world(database_url: str) -> Iterator[World]:
+    """The bot with its Slack app (signed requests), a model that suggests a rollback."""
+    with running(FakeOpenAI(responder=rollback_proposal)) as llm, running(FakeSlack()) as slack:
+        yield from world_for(database_url, llm, slack, slack_signing_secret=SECRET)
 
 
 @pytest.fixture
 def world(database_url: str) -> Iterator[World]:
-    with running(FakeOpenAI(responder=with_rollback)) as llm, running(FakeSlack()) as slack:
-        yield from world_for(database_url, llm, slack, slack_signing_secret=SECRET)
+    yield from slack_world(database_url)
 
 
 @pytest.fixture
@@ -113,12 +89,45 @@ def blocks_text(response: Any) -> str:
 
 def test_a_bad_signature_is_refused_with_401(world: World) -> None:
     body = urlencode({"command": "/lane", "text": "status", "user_id": ONCALL})
-    assert world.client.post("/slack/events", content=body, headers=signed(body, secret="wrong")).status_code == 401
+    assert world.client.post("/slack/events", content=body, headers=signed(body, "wrong")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "signed_status"),
+    [(b"\x80\xff not utf-8", 401), (b"{not json", 400), (b"\x00", 400)],
+    ids=["not-utf8-cannot-carry-a-signature", "broken-json", "nul"],
+)
+def test_a_garbled_body_gets_401_unsigned_and_400_signed_never_500(world: World, body: bytes, signed_status: int) -> None:
+    """Found by schemathesis: bolt decoded and parsed the body before checking its signature."""
+    headers = {"content-type": "application/json"}
+    assert world.client.post("/slack/events", content=body, headers=headers).status_code == 401
+    garbled_stamp = {**headers, "x-slack-request-timestamp": "soon", "x-slack-signature": "v0=00"}
+    assert world.client.post("/slack/events", content=body, headers=garbled_stamp).status_code == 401
+    stamp = str(int(time.time()))
+    digest = hmac.new(SECRET.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
+    headers |= {"x-slack-request-timestamp": stamp, "x-slack-signature": f"v0={digest}"}
+    answer = world.client.post("/slack/events", content=body, headers=headers)
+    assert answer.status_code == signed_status
+    assert "body" in answer.json()["error"] or "signature" in answer.json()["error"]
+
+
+def test_a_replayed_request_is_refused_with_401_and_not_run_twice(world: World, slack: Slack) -> None:
+    body = slash_command("/incident", "list", user=ONCALL, response_url=slack.respond_url)
+    headers = signed(body, SECRET)
+    first = world.client.post("/slack/events", content=body, headers=headers)
+    assert first.status_code == 200
+    replay = world.client.post("/slack/events", content=body, headers=headers)
+    assert replay.status_code == 401
+    assert replay.json() == {"error": "replayed request"}
+    retried = world.client.post("/slack/events", content=body, headers={**headers, "x-slack-retry-num": "1"})
+    assert (retried.status_code, retried.text) == (200, "")  # Slack retrying: acknowledged, not run again
+    again = slack.command("/incident", "list")  # the same command sent anew is a new request
+    assert again.status_code == 200
 
 
 def test_a_stale_timestamp_is_refused_with_401(world: World) -> None:
     body = urlencode({"command": "/lane", "text": "status", "user_id": ONCALL})
-    assert world.client.post("/slack/events", content=body, headers=signed(body, age=600)).status_code == 401
+    assert world.client.post("/slack/events", content=body, headers=signed(body, SECRET, age=600)).status_code == 401
 
 
 def test_without_slack_settings_the_endpoint_says_so(database_url: str) -> None:
@@ -279,7 +288,7 @@ def test_rollback_command_suggests_or_says_exactly_why_not(world: World, slack: 
 
 
 def test_an_approved_action_calls_the_webhook_signed_with_hmac(database_url: str) -> None:
-    with running(FakeOpenAI(responder=with_rollback)) as llm, running(FakeSlack()) as fake:
+    with running(FakeOpenAI(responder=rollback_proposal)) as llm, running(FakeSlack()) as fake:
         hook = fake.url.removesuffix("/api/") + "/hooks/execute"
         options = {"slack_signing_secret": SECRET, "action_webhook": hook, "action_webhook_secret": "hook-secret"}
         for found in world_for(database_url, llm, fake, **options):
@@ -342,9 +351,14 @@ def test_an_event_slack_retries_is_processed_once(world: World) -> None:
         },
     }
     body = json.dumps(event)
-    headers = {**signed(body), "content-type": "application/json"}
+    headers = {**signed(body, SECRET), "content-type": "application/json"}
     assert world.client.post("/slack/events", content=body, headers=headers).status_code == 200
-    retry = {**signed(body), "content-type": "application/json", "x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"}
+    retry = {
+        **signed(body, SECRET),
+        "content-type": "application/json",
+        "x-slack-retry-num": "1",
+        "x-slack-retry-reason": "http_timeout",
+    }
     assert world.client.post("/slack/events", content=body, headers=retry).status_code == 200
     [reply] = wait_for(lambda: world.slack.of("chat.postMessage"))
     time.sleep(0.3)

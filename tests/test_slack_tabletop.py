@@ -8,17 +8,15 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from fakes import FakeOpenAI, FakeSlack, running
-from test_slack_app import SECRET, Slack, wait_for, with_rollback
-from test_summaries import World, world_for
+from test_slack_app import Slack, slack_world, wait_for
+from test_summaries import World
 
 DRILL = "C0DRILL"
 
 
 @pytest.fixture
 def world(tmp_path: object) -> Iterator[World]:
-    with running(FakeOpenAI(responder=with_rollback)) as llm, running(FakeSlack()) as slack:
-        yield from world_for(f"sqlite:///{tmp_path}/prod.db", llm, slack, slack_signing_secret=SECRET)
+    yield from slack_world(f"sqlite:///{tmp_path}/prod.db")
 
 
 @pytest.fixture

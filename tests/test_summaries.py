@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeOpenAI, FakeSlack, Reply, answer, error, honest_proposal, read_prompt, running
+from fakes import FakeOpenAI, FakeSlack, Reply, answer, error, honest_proposal, read_prompt, rollback_proposal, running
 from fastapi.testclient import TestClient
 from helpers import T0, Stream
 from sqlalchemy import select
@@ -131,7 +131,7 @@ def test_a_valid_proposal_replaces_the_facts_card_with_computed_values(world: Wo
     [posted] = world.slack.of("chat.postMessage")
     [updated] = world.slack.of("chat.update")
     assert "AI summary: validating" in json.dumps(posted.args["blocks"])
-    assert updated.args["ts"] == "1700000000.000001"
+    assert updated.args["ts"] == world.slack.history[0]["ts"]  # the card it posted is the one it edits
     assert updated.args["channel"] == "C0INCIDENT"
     text = json.dumps(updated.args["blocks"])
     assert "l2-arb settlement failures: 5 failed" in text
@@ -261,16 +261,7 @@ def test_an_injected_instruction_yields_no_mention_and_no_action(world: World) -
 
 
 def test_a_validated_action_becomes_a_suggestion_needing_the_policys_approvals(world: World) -> None:
-    def with_rollback(request: dict[str, Any]) -> Reply:
-        seen = read_prompt(request)
-        lane = seen["lanes"][0]
-        evidence = seen["facts"][lane]["failed"]["evidence"][:1]
-        reason = "failure rate 25.00% is above the 2% trigger"
-        return answer(
-            honest_proposal(request, actions=[{"kind": "rollback", "lane": lane, "reason": reason, "evidence": evidence}])
-        )
-
-    world.llm.responder = with_rollback
+    world.llm.responder = rollback_proposal
     incident_id = world.open_incident()
     assert [c["outcome"] for c in world.calls()] == ["validated"]
     with world.bot.engine.connect() as conn:
@@ -297,6 +288,20 @@ def test_without_an_llm_the_card_says_facts_only(database_url: str, llm: FakeOpe
         world.open_incident()
         assert world.calls() == []
         assert all("Facts only: no LLM is configured" in text for text in world.card_texts())
+
+
+def test_an_alert_without_a_lane_gets_a_card_that_says_why_there_is_no_summary(world: World) -> None:
+    """Found by schemathesis: the summary failed, and the card said "validating…" for good."""
+    payload = json.loads(alertmanager())
+    del payload["alerts"][0]["labels"]["lane"]
+    answer = world.client.post("/webhooks/alertmanager", content=json.dumps(payload)).json()
+    world.bot.drain()
+    [incident] = answer["incidents"]
+    last = world.card_texts()[-1]
+    assert "validating" not in last
+    assert f"AI summary withheld: incident {incident} names no lane" in last
+    assert "`lane` label" in last
+    assert world.llm.requests == []  # nothing to ask about
 
 
 def test_alert_text_cannot_mention_or_link_in_the_card(world: World) -> None:

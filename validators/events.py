@@ -17,6 +17,8 @@ import msgspec
 UtcTime = Annotated[datetime, msgspec.Meta(tz=True)]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+"""Stored as a 64-bit integer on every store: a larger one is refused here, with its line."""
 is_decimal = re.compile(r"-?[0-9]+(?:\.[0-9]+)?").fullmatch
 is_hex = re.compile(r"(?:0x)?[0-9a-fA-F]+").fullmatch
 # Formats are checked after decoding (``format_error``), not as msgspec patterns: a
@@ -36,7 +38,7 @@ class _Envelope(msgspec.Struct, gc=False, frozen=True):
     event_id: NonEmpty
     ts: UtcTime
     lane: NonEmpty
-    seq: NonNegInt
+    seq: Seq
 
 
 def kind_of(event_type: type[msgspec.Struct]) -> str:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
@@ -24,8 +25,10 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from bot.alerts import Alert, PayloadError, parse_alertmanager, parse_grafana, parse_pagerduty, verify_pagerduty_signature
+from bot.http import openapi
 from bot.http.body import BodyTooLarge, read_body, stream_body
 from bot.incidents import IncidentError
+from bot.incidents.engine import IncidentStatus
 from bot.incidents.views import list_incidents, show_incident
 from bot.lanes.snapshot import describe
 from bot.lanes.worker import LiveStatusError
@@ -34,7 +37,9 @@ from bot.slack.app import SlackApp, build_slack_app, connect_socket_mode
 
 log = logging.getLogger(__name__)
 Parser = Callable[[bytes, str], list[Alert]]
+MAX_LISTED = 10_000
 PARSERS: dict[str, Parser] = {"alertmanager": parse_alertmanager, "grafana": parse_grafana, "pagerduty": parse_pagerduty}
+SENDER = Path(description="The sending tool; another name gets 404.", json_schema_extra={"enum": list(PARSERS)})
 
 
 def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
@@ -84,6 +89,7 @@ def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
     _ingest_routes(app, bot)
     _read_routes(app, bot)
     _slack_routes(app, bot, slack)
+    openapi.install(app)
     return app
 
 
@@ -99,7 +105,7 @@ def _ingest_routes(app: FastAPI, bot: Bot) -> None:
         if not hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode()):
             raise HTTPException(401, "missing or wrong bearer token (LANEKEEPER_WEBHOOK_TOKEN)")
 
-    @app.post("/events")
+    @app.post("/events", openapi_extra=openapi.EVENTS_BODY)
     async def post_events(request: Request) -> JSONResponse:
         """NDJSON settlement events (contract §1): valid lines are committed even when others are not."""
         authorize(request)
@@ -110,13 +116,13 @@ def _ingest_routes(app: FastAPI, bot: Bot) -> None:
         status = 422 if report.rejected and not report.accepted else 200
         return JSONResponse(report.as_json(), status_code=status)
 
-    @app.post("/webhooks/{sender}")
-    async def post_webhook(sender: str, request: Request) -> JSONResponse:
+    @app.post("/webhooks/{sender}", openapi_extra=openapi.WEBHOOK_BODY)
+    async def post_webhook(sender: str = SENDER, *, request: Request) -> JSONResponse:
         """An Alertmanager (v4), Grafana or PagerDuty (v3) webhook payload, unchanged."""
         parser = PARSERS.get(sender)
         if parser is None:
             raise HTTPException(404, f"unknown sender {sender!r}; use one of {', '.join(PARSERS)}")
-        body = await read_body(request, settings.max_body_bytes)
+        body = await read_body(request, settings.max_webhook_bytes, "LANEKEEPER_MAX_WEBHOOK_BYTES")
         if sender == "pagerduty" and settings.pagerduty_secrets:
             if not verify_pagerduty_signature(body, request.headers.get("x-pagerduty-signature"), settings.pagerduty_secrets):
                 bot.metrics.payloads_rejected.labels(sender, "401").inc()
@@ -174,7 +180,7 @@ def _read_routes(app: FastAPI, bot: Bot) -> None:
         return describe(found[lane], bot.policy)
 
     @app.get("/incidents")
-    async def incidents(status: str | None = None, limit: int = 50) -> dict[str, Any]:
+    async def incidents(status: IncidentStatus | None = None, limit: int = Query(50, ge=1, le=MAX_LISTED)) -> dict[str, Any]:
         rows = await run_in_threadpool(list_incidents, bot.engine, status, limit)
         return {"incidents": [r.as_json() for r in rows]}
 
@@ -190,10 +196,27 @@ def _read_routes(app: FastAPI, bot: Bot) -> None:
 def _slack_routes(app: FastAPI, bot: Bot, slack: SlackApp | None) -> None:
     """``/slack/events``: slash commands, button clicks and events, through slack-bolt."""
 
-    @app.post("/slack/events")
+    @app.post("/slack/events", openapi_extra=openapi.SLACK_BODY)
     async def slack_events(request: Request) -> Response:
         if slack is None:
             raise HTTPException(404, "Slack is not configured (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)")
-        body = await read_body(request, bot.settings.max_body_bytes)
+        body = await read_body(request, bot.settings.max_webhook_bytes, "LANEKEEPER_MAX_WEBHOOK_BYTES")
+        # Checked before bolt, which decodes and parses a body before it verifies it: an unsigned
+        # body of any bytes is a 401 here, and only a signed one is read at all.
+        if not slack.signed(body, request.headers.get("x-slack-request-timestamp"), request.headers.get("x-slack-signature")):
+            return JSONResponse({"error": "missing, wrong or stale Slack signature"}, status_code=401)
+        problem = unreadable(body, request.headers.get("content-type", ""))
+        if problem is not None:
+            return JSONResponse({"error": problem}, status_code=400)
         answer = await run_in_threadpool(slack.app.dispatch, to_bolt_request(request, body))  # bolt's listeners are sync
         return to_starlette_response(answer)
+
+
+def unreadable(body: bytes, content_type: str) -> str | None:
+    """Why a signed (so UTF-8) Slack body cannot be read, or None."""
+    if content_type.startswith("application/json"):
+        try:
+            json.loads(body)
+        except json.JSONDecodeError as exc:
+            return f"the body is not JSON: {exc}"
+    return None

@@ -9,22 +9,23 @@ from fastapi import Request
 
 
 class BodyTooLarge(ValueError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body over {limit} bytes (LANEKEEPER_MAX_BODY_BYTES); send it in smaller parts")
+    def __init__(self, limit: int, setting: str) -> None:
+        super().__init__(f"request body over {limit} bytes ({setting}); send it in smaller parts")
 
 
-async def stream_body(request: Request, limit: int) -> AsyncIterator[bytes]:
+async def stream_body(request: Request, limit: int, setting: str = "LANEKEEPER_MAX_BODY_BYTES") -> AsyncIterator[bytes]:
+    """``setting`` names the limit in the 413's message, so a sender knows what to change."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(limit)
+        raise BodyTooLarge(limit, setting)
     seen = 0
     async for chunk in request.stream():
         seen += len(chunk)
         if seen > limit:
-            raise BodyTooLarge(limit)
+            raise BodyTooLarge(limit, setting)
         if chunk:
             yield chunk
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    return b"".join([chunk async for chunk in stream_body(request, limit)])
+async def read_body(request: Request, limit: int, setting: str) -> bytes:
+    return b"".join([chunk async for chunk in stream_body(request, limit, setting)])

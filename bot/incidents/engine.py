@@ -291,7 +291,9 @@ class IncidentEngine:
         return row
 
     def due(self) -> list[Notification]:
-        """Notifications due now, each handed out once: marked sent before this returns."""
+        """Notifications due now, each handed out once: marked sent before this returns, and
+        the summary each asks for marked wanted in the same commit (a crash before it ran
+        leaves it wanted, and the next start runs it)."""
         with self._lock, self.engine.begin() as conn:
             self._begin(conn)
             now = self.clock()
@@ -310,10 +312,11 @@ class IncidentEngine:
                     reason = "resolved"
                 else:
                     reason = "updated" if row["pending_change"] else "repeat"
+                wanted = {} if reason == "repeat" else {"summary_wanted_at": now}  # a repeat re-sends, it re-summarizes nothing
                 conn.execute(
                     update(incidents)
                     .where(incidents.c.incident_id == row["incident_id"])
-                    .values(notified_at=now, notify_at=None, pending_change=False)
+                    .values(notified_at=now, notify_at=None, pending_change=False, **wanted)
                 )
                 self._log(conn, row["incident_id"], now, "notified", {"reason": reason})
                 out.append(Notification(row["incident_id"], reason))

@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from bot.lanes.live import LaneStatus, LiveLanes
-from bot.processes import CONTEXT
+from bot.processes import CONTEXT, die_with_parent
 from validators.events import Event, KnownEventUnion, UnknownEvent
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class LiveStatusError(RuntimeError):
 
 def _serve(conn: Connection, window: timedelta) -> None:
     """The child's loop: ``add`` messages fold a batch, ``status`` ones are answered."""
+    die_with_parent()
     clock = [datetime.min]
     live = LiveLanes(window, now=lambda: clock[0])
     known, unknown = msgspec.json.Decoder(KnownEventUnion), msgspec.json.Decoder(UnknownEvent)
@@ -48,7 +49,7 @@ def _serve(conn: Connection, window: timedelta) -> None:
         verb, clock[0] = message[0], message[1]
         try:
             if verb == "add" and failure is None:
-                live.add(known.decode_lines(message[2]) + unknown.decode_lines(message[3]))
+                live.add([*known.decode_lines(message[2]), *unknown.decode_lines(message[3])])
             elif verb == "status":
                 conn.send(("failed", failure) if failure is not None else ("ok", live.status(message[2])))
         except Exception as exc:  # a bug in live status: reported to every reader from now on

@@ -1,6 +1,8 @@
 """The slack-bolt app: slash commands and the Approve/Reject buttons, thin around the rest.
 
-Bolt checks every request's signature and timestamp (a bad or stale one gets 401). Each
+Bolt checks every request's signature and timestamp (a bad or stale one gets 401); a
+request whose signature was seen already (a replay inside bolt's five-minute timestamp
+tolerance) gets 401 too, unless it is Slack retrying, which is acknowledged and dropped. Each
 listener acknowledges at once; anything slow (an approval that calls the action webhook, a
 heatmap upload) runs in a lazy listener after the acknowledgement, well inside Slack's 3
 seconds. An event Slack retries (``X-Slack-Retry-Num``) whose first delivery was seen is
@@ -20,6 +22,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 
 from bot.approvals import ApprovalError, Decision
 from bot.runtime import Bot
@@ -30,23 +33,32 @@ from bot.tabletop.live import LiveDrills
 
 log = logging.getLogger(__name__)
 SEEN_EVENTS = 10_000
+SEEN_SIGNATURES = 100_000
+"""More than Slack sends a workspace's app in five minutes (the timestamp tolerance,
+after which bolt refuses a replay as stale by itself)."""
 
 
-class _SeenEvents:
-    """Event ids already processed (bounded), for Slack's retries."""
+class _Seen:
+    """Keys already processed (bounded, oldest forgotten first)."""
 
-    def __init__(self) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
+    def __init__(self, bound: int) -> None:
+        self.bound = bound
+        self._keys: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def first_time(self, event_id: str) -> bool:
+    def first_time(self, key: str) -> bool:
         with self._lock:
-            if event_id in self._ids:
+            if key in self._keys:
                 return False
-            self._ids[event_id] = None
-            if len(self._ids) > SEEN_EVENTS:
-                self._ids.popitem(last=False)
+            self._keys[key] = None
+            if len(self._keys) > self.bound:
+                self._keys.popitem(last=False)
             return True
+
+
+def _header(req: BoltRequest, name: str) -> str | None:
+    values = req.headers.get(name)
+    return values[0] if values else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +66,17 @@ class SlackApp:
     app: App
     drills: LiveDrills
     """Drills running in channels; commands and buttons there go to the drill's bot."""
+    verifier: SignatureVerifier
+
+    def signed(self, body: bytes, timestamp: str | None, signature: str | None) -> bool:
+        """Signed by Slack within five minutes (bolt checks again; this runs before it parses).
+        Slack signs UTF-8 text: bytes that are not cannot carry its signature."""
+        if timestamp is None or not timestamp.isdigit():
+            return False
+        try:
+            return self.verifier.is_valid(body.decode("utf-8"), timestamp, signature)
+        except UnicodeDecodeError:
+            return False
 
 
 def build_slack_app(bot: Bot) -> SlackApp | None:
@@ -67,13 +90,23 @@ def build_slack_app(bot: Bot) -> SlackApp | None:
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         token_verification_enabled=False,  # Slack being unreachable must not stop the server from starting
     )
-    seen = _SeenEvents()
+    seen, signatures = _Seen(SEEN_EVENTS), _Seen(SEEN_SIGNATURES)
     drills = LiveDrills(client, settings.channel)
+
+    @app.middleware  # runs after bolt verified the signature: only genuine requests are remembered
+    def refuse_replays(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        signature = _header(req, "x-slack-signature")  # none in Socket Mode, where nothing can be replayed
+        if signature is not None and not signatures.first_time(signature):
+            if _header(req, "x-slack-retry-num"):
+                return BoltResponse(status=200, body="")
+            log.warning("refused a replayed Slack request (its signature was seen already)")
+            return BoltResponse(status=401, body='{"error": "replayed request"}', headers={"content-type": "application/json"})
+        return next()
 
     @app.middleware
     def skip_retried_events(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
         event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
-        if event_id and not seen.first_time(event_id) and req.headers.get("x-slack-retry-num"):
+        if event_id and not seen.first_time(event_id) and _header(req, "x-slack-retry-num"):
             return BoltResponse(status=200, body="")
         return next()
 
@@ -86,7 +119,7 @@ def build_slack_app(bot: Bot) -> SlackApp | None:
         text = "\n".join([commands.LANE_USAGE, commands.INCIDENT_USAGE, commands.ROLLBACK_USAGE, commands.TABLETOP_USAGE])
         client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"], text=text)
 
-    return SlackApp(app, drills)
+    return SlackApp(app, drills, SignatureVerifier(settings.slack_signing_secret.get_secret_value()))
 
 
 def connect_socket_mode(app: App, app_token: str) -> SocketModeHandler | None:

@@ -41,6 +41,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def quoted(word: str) -> str:
+    """A word someone typed, shown back as code and never as markup."""
+    return f"`{escape(word)}`"
+
+
 def cut(text: str, limit: int = SECTION_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -110,7 +115,7 @@ def lanes_overview(statuses: dict[str, LaneStatus], policy: Policy) -> Message:
     newest = max(s.watermark for s in statuses.values())
     blocks = [section("*Lane status*"), *(section(line) for line in lines)]
     blocks.append(context_block(f"live status to {newest:%Y-%m-%d %H:%M:%S} UTC · `/lane status LANE` for one lane"))
-    return Message("Lane status: " + ", ".join(sorted(statuses)), blocks)
+    return Message("Lane status: " + escape(", ".join(sorted(statuses))), blocks)
 
 
 def lane_detail(status: LaneStatus, policy: Policy) -> Message:
@@ -120,7 +125,7 @@ def lane_detail(status: LaneStatus, policy: Policy) -> Message:
     health = "healthy" if not breaches else "unhealthy: " + "; ".join(escape(str(b)) for b in breaches)
     span = f"{status.window.start:%H:%M:%S}–{status.window.end:%H:%M:%S} UTC, {status.events_in_window:,} events"
     blocks = [section(f"*{escape(status.lane)}* · {health} · {severity}"), section(facts), context_block(span)]
-    return Message(f"{status.lane}: {health}", blocks)
+    return Message(f"{escape(status.lane)}: {health}", blocks)
 
 
 # --- incidents ---------------------------------------------------------------------------
@@ -184,6 +189,11 @@ def reason_of(state: dict[str, Any]) -> str | None:
     return None
 
 
+def action_purpose(action_id: str) -> str:
+    """The outbox key of an action's message (one message per action, edited as votes come)."""
+    return f"action:{action_id}"
+
+
 def action_message(action: ActionState) -> Message:
     """A suggested action with its buttons while it waits; who decided what, and when."""
     head = f"*Suggested: {escape(action.kind)} {escape(action.lane)}* ({action.incident_id}) — {escape(action.reason)}"
@@ -200,4 +210,4 @@ def action_message(action: ActionState) -> Message:
         )
         buttons = [button("Approve", APPROVE, action.action_id, "primary"), button("Reject", REJECT, action.action_id, "danger")]
         blocks.append({"type": "actions", "block_id": f"action:{action.action_id}", "elements": buttons})
-    return Message(f"Suggested {action.kind} {action.lane}: {action.status}", blocks)
+    return Message(escape(f"Suggested {action.kind} {action.lane}: {action.status}"), blocks)

@@ -13,7 +13,17 @@ from bot.approvals import ApprovalError, Approvals
 from bot.incidents import IncidentError
 from bot.incidents.views import list_incidents, show_incident
 from bot.runtime import Bot
-from bot.slack.blocks import Message, incident_detail, incident_timeline, incidents_list, lane_detail, lanes_overview, plain
+from bot.slack.blocks import (
+    Message,
+    escape,
+    incident_detail,
+    incident_timeline,
+    incidents_list,
+    lane_detail,
+    lanes_overview,
+    plain,
+    quoted,
+)
 from bot.tabletop.live import DrillError, LiveDrills
 from bot.tabletop.scenario import bundled
 
@@ -49,7 +59,7 @@ def lane(bot: Bot, words: list[str]) -> Reply:
         return usage("", LANE_USAGE)
     verb, rest = words[0], words[1:]
     if verb != "status":
-        return usage(f"Unknown subcommand `{verb}`.", LANE_USAGE)
+        return usage(f"Unknown subcommand {quoted(verb)}.", LANE_USAGE)
     post = "post" in rest
     rest = [w for w in rest if w != "post"]
     if len(rest) > 1:
@@ -59,7 +69,7 @@ def lane(bot: Bot, words: list[str]) -> Reply:
         return Reply(lanes_overview(statuses, bot.policy), post)
     if rest[0] not in statuses:
         known = ", ".join(sorted(statuses)) or "none yet"
-        return usage(f"No events seen for lane `{rest[0]}` (lanes with status: {known}).", LANE_USAGE)
+        return usage(f"No events seen for lane {quoted(rest[0])} (lanes with status: {escape(known)}).", LANE_USAGE)
     return Reply(lane_detail(statuses[rest[0]], bot.policy), post)
 
 
@@ -71,12 +81,12 @@ def incident(bot: Bot, words: list[str], user_id: str) -> Reply:
         status = rest[0] if rest else "open"
         if status not in ("open", "mitigated", "resolved", "all") or len(rest) > 1:
             return usage(
-                f"`/incident list` takes one of open, mitigated, resolved, all (got `{' '.join(rest)}`).", INCIDENT_USAGE
+                f"`/incident list` takes one of open, mitigated, resolved, all (got {quoted(' '.join(rest))}).", INCIDENT_USAGE
             )
         rows = list_incidents(bot.engine, None if status == "all" else status, 20)
         return Reply(incidents_list([r.as_json() for r in rows]))
     if verb not in ("show", "timeline", "ack", "resolve"):
-        return usage(f"Unknown subcommand `{verb}`.", INCIDENT_USAGE)
+        return usage(f"Unknown subcommand {quoted(verb)}.", INCIDENT_USAGE)
     if len(rest) != 1:
         return usage(f"`/incident {verb}` needs exactly one incident id.", INCIDENT_USAGE)
     incident_id = rest[0]
@@ -89,7 +99,7 @@ def incident(bot: Bot, words: list[str], user_id: str) -> Reply:
             return Reply(plain(f"{incident_id} resolved by <@{user_id}>."), in_channel=True)
         doc = show_incident(bot.engine, incident_id).as_json()
     except IncidentError as exc:  # an unknown id or a state that forbids it: said plainly, no usage
-        reason = str(exc)
+        reason = escape(str(exc))  # it may quote what was typed
         return Reply(plain(reason[:1].upper() + reason[1:] + "."))
     return Reply(incident_detail(doc) if verb == "show" else incident_timeline(doc))
 
@@ -100,11 +110,10 @@ def rollback(bot: Bot, approvals: Approvals, words: list[str], user_id: str) -> 
     try:
         suggestion = approvals.suggest_rollback(words[0], user_id)
     except ApprovalError as exc:
-        return Reply(plain(str(exc)))
+        return Reply(plain(escape(str(exc))))  # it may quote what was typed
     bot.post_action(suggestion)
-    return Reply(
-        plain(f"Rollback of {words[0]} suggested ({suggestion.action_id}); it needs {suggestion.approvals_needed} approvals.")
-    )
+    needs = f"it needs {suggestion.approvals_needed} approvals"
+    return Reply(plain(f"Rollback of {escape(words[0])} suggested ({suggestion.action_id}); {needs}."))
 
 
 def tabletop(drills: LiveDrills, words: list[str], channel_id: str, channel_name: str, user_id: str) -> Reply:
@@ -118,16 +127,16 @@ def tabletop(drills: LiveDrills, words: list[str], channel_id: str, channel_name
             return Reply(plain("\n".join(f"`{name}` — {s.description}" for name, s in scenarios.items())))
         if verb == "start":
             if not rest or len(rest) > 2 or rest[0] not in scenarios:
-                given = f" (`{rest[0]}` is not one)" if rest else ""
+                given = f" ({quoted(rest[0])} is not one)" if rest else ""
                 return usage(f"`/tabletop start` needs a bundled scenario{given}: {', '.join(scenarios)}.", TABLETOP_USAGE)
             try:
                 speed = float(rest[1]) if len(rest) == 2 else 1.0
             except ValueError:
-                return usage(f"Speed `{rest[1]}` is not a number.", TABLETOP_USAGE)
+                return usage(f"Speed {quoted(rest[1])} is not a number.", TABLETOP_USAGE)
             return Reply(plain(drills.start(channel_id, channel_name, scenarios[rest[0]], speed, user_id)), in_channel=True)
         controls = {"status": drills.status, "pause": drills.pause, "resume": drills.resume, "end": drills.end}
         if verb not in controls or rest:
-            return usage(f"Unknown or malformed subcommand `{' '.join(words)}`.", TABLETOP_USAGE)
+            return usage(f"Unknown or malformed subcommand {quoted(' '.join(words))}.", TABLETOP_USAGE)
         return Reply(plain(controls[verb](channel_id)), in_channel=verb != "status")
     except DrillError as exc:
         return Reply(plain(str(exc)))

@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 
 from bot.config import parse_duration
 from bot.runtime import Bot
+from bot.slack.blocks import escape, quoted
 from validators.events import Event, SettlementConfirmed, SettlementFinalized, SettlementSubmitted, kind_of
 
 COLUMNS = 60
@@ -51,7 +52,7 @@ def parse_args(words: list[str], known: list[str]) -> tuple[list[str], timedelta
                 window = parse_duration(word)
             except ValueError:
                 raise HeatmapError(
-                    f"`{word}` is neither a lane with events ({', '.join(known)}) nor a window like 30m or 2h."
+                    f"{quoted(word)} is neither a lane with events ({escape(', '.join(known))}) nor a window like 30m or 2h."
                 ) from None
     if not timedelta(minutes=1) <= window <= MAX_WINDOW:
         raise HeatmapError("The window must be between 1m and 24h.")

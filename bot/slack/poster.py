@@ -2,16 +2,21 @@
 
 Each incident owns its messages (``slack_messages``: incident, purpose, channel -> ts), so
 an update edits the message it posted (``chat.update``) and a restart never posts a second
-facts card. Errors are raised: the outbox (``bot.slack.outbox``) decides what to retry,
-so the client's own retry handlers are off.
+facts card. Every post carries Slack message metadata naming its incident and purpose, so
+a post whose answer was lost (a crash, a 5xx after Slack stored it) is found in the
+channel's history and adopted instead of posted twice. Errors are raised: the outbox
+(``bot.slack.outbox``) decides what to retry, so the client's own retry handlers are off.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+import re
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -20,6 +25,16 @@ from bot.slack.blocks import Message, context_block
 from bot.store.tables import slack_messages
 
 log = logging.getLogger(__name__)
+EVENT_TYPE = "lanekeeper_message"
+CLOCK_SKEW = timedelta(minutes=2)
+"""How much earlier than our clock's record of a post the history is searched from."""
+HISTORY_PAGES = 10
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+
+
+def metadata_of(incident_id: str, purpose: str) -> dict[str, Any]:
+    """Slack message metadata that names the message's owner (chat.postMessage ``metadata``)."""
+    return {"event_type": EVENT_TYPE, "event_payload": {"incident_id": incident_id, "purpose": purpose}}
 
 
 class Poster(Protocol):
@@ -28,6 +43,10 @@ class Poster(Protocol):
 
     def is_posted(self, incident_id: str, purpose: str) -> bool:
         """Whether (incident, purpose) has a message already (the next call edits it)."""
+
+    def adopt(self, incident_id: str, purpose: str, since: datetime) -> bool:
+        """Find a post of (incident, purpose) made since ``since`` whose answer was never
+        recorded, and own it (the next call edits it); False when there is none."""
 
 
 class SlackPoster:
@@ -42,7 +61,9 @@ class SlackPoster:
         """Raises ``SlackApiError`` (with Slack's status and error) when Slack says no."""
         posted = self._posted(incident_id, purpose)
         if posted is None:
-            answer = self.client.chat_postMessage(channel=self.channel, text=message.text, blocks=message.blocks)
+            answer = self.client.chat_postMessage(
+                channel=self.channel, text=message.text, blocks=message.blocks, metadata=metadata_of(incident_id, purpose)
+            )
             self._remember(incident_id, purpose, str(answer["channel"]), str(answer["ts"]))
         else:
             channel, ts = posted
@@ -51,6 +72,46 @@ class SlackPoster:
 
     def is_posted(self, incident_id: str, purpose: str) -> bool:
         return self._posted(incident_id, purpose) is not None
+
+    def adopt(self, incident_id: str, purpose: str, since: datetime) -> bool:
+        """Searches the channel's history (``conversations.history`` with metadata; scopes
+        channels:history, groups:history). Raises on 429 and 5xx, as a post would: not knowing
+        is no reason to post twice. When history cannot be read at all (a channel name never
+        resolved, a missing scope), says so and returns False: a duplicate beats a lost card."""
+        channel = self._channel_id()
+        if channel is None:
+            log.warning("cannot look for an unrecorded post of %s: the channel's id is not known yet", purpose)
+            return False
+        wanted = metadata_of(incident_id, purpose)
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            try:
+                page = self.client.conversations_history(
+                    channel=channel, oldest=f"{(since - CLOCK_SKEW).timestamp():.6f}", include_all_metadata=True,
+                    limit=200, cursor=cursor,
+                )  # fmt: skip
+            except SlackApiError as exc:
+                if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                    raise
+                log.warning("cannot read the channel's history (%s); posting %s again", exc.response.get("error"), purpose)
+                return False
+            messages: list[dict[str, Any]] = page.get("messages", [])
+            for found in messages:
+                meta = found.get("metadata") or {}
+                if meta.get("event_type") == EVENT_TYPE and meta.get("event_payload") == wanted["event_payload"]:
+                    self._remember(incident_id, purpose, channel, str(found["ts"]))
+                    return True
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not page.get("has_more") or cursor is None:
+                break
+        return False
+
+    def _channel_id(self) -> str | None:
+        """The channel's id: the setting when it is one, else what Slack answered to a post."""
+        if _CHANNEL_ID.match(self.channel):
+            return self.channel
+        with self.engine.connect() as conn:
+            return conn.scalar(select(slack_messages.c.channel).order_by(slack_messages.c.message_id.desc()).limit(1))
 
     def _posted(self, incident_id: str, purpose: str) -> tuple[str, str] | None:
         """(channel id, ts) of the message posted for this purpose (chat.update needs the id)."""
@@ -96,3 +157,6 @@ class Marked:
 
     def is_posted(self, incident_id: str, purpose: str) -> bool:
         return self.inner.is_posted(incident_id, purpose)
+
+    def adopt(self, incident_id: str, purpose: str, since: datetime) -> bool:
+        return self.inner.adopt(incident_id, purpose, since)

@@ -130,6 +130,9 @@ incidents = Table(
     Column("notify_at", UtcDateTime),
     Column("notified_at", UtcDateTime),
     Column("pending_change", Boolean, nullable=False),
+    # Set when a notification asks for a summary, cleared in the transaction that queues the
+    # summary's card: a summary cut short by a crash is run again at start-up.
+    Column("summary_wanted_at", UtcDateTime),
     Index(None, "group_key", "status"),
     Index(None, "status"),
 )
@@ -206,6 +209,23 @@ slack_messages = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("incident_id", "purpose", "channel"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    # Slack messages waiting to be sent, in the order queued: one row per (incident,
+    # purpose), its message replaced by a newer version while it waits (coalescing).
+    Column("outbox_id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", ID, ForeignKey("incidents.incident_id"), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("message", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("queued_at", UtcDateTime, nullable=False),
+    # When a post of this row was sent without its answer recorded: Slack may hold it
+    # already, so the next attempt looks for it before posting again.
+    Column("attempted_at", UtcDateTime),
+    UniqueConstraint("incident_id", "purpose"),
 )
 
 lane_status = Table(

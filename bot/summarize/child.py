@@ -11,13 +11,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from bot.approvals import ActionState, action_state
+from sqlalchemy import insert, select, update
+
+from bot.approvals import suggested_state
 from bot.config import Settings
-from bot.slack.blocks import Message
+from bot.processes import die_with_parent
+from bot.slack.blocks import action_message, action_purpose
+from bot.slack.queue import enqueue
 from bot.store.engine import make_engine
 from bot.store.events import EventStore
+from bot.store.tables import actions, incidents
 from bot.summarize.loop import Summarizer
 from bot.summarize.render import summary_card
 from bot.wiring import load_policy, make_llm
@@ -30,16 +34,14 @@ CARD = "card"
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the server learns of one summary (the audit trail has the rest)."""
+    """What the server learns of one summary (the audit trail has the rest; the card and
+    the suggested actions are in the outbox already)."""
 
     incident_id: str
-    proposal: dict[str, Any] | None
+    validated: bool
     withheld: str | None
     attempts: int
-    card: Message
-    """The card to put in the channel (the server's outbox sends it)."""
-    actions: list[ActionState]
-    """The actions it suggested, each posted with its Approve and Reject buttons."""
+    actions: int
 
 
 @dataclass(slots=True)
@@ -59,6 +61,7 @@ def init(settings: Settings) -> None:
     """Build this process's own store connection, LLM client and Slack poster, at a lower
     CPU priority: when cores are scarce, the server's requests (facts cards) go first."""
     global _parts  # noqa: PLW0603 (one set of parts per process, built once)
+    die_with_parent()
     os.nice(10)
     engine = make_engine(settings.database_url)
     policy = load_policy(settings.policy)
@@ -75,10 +78,28 @@ def init(settings: Settings) -> None:
     _parts = _Parts(summarizer, policy)
 
 
-def run(incident_id: str) -> Outcome:
-    """Summarize one incident; the outcome carries the card to post."""
+def run(incident_id: str, *, queue: bool) -> Outcome:
+    """Summarize one incident. In one transaction: store its suggested actions, queue the
+    card and their messages (``queue``: the bot has a channel), and mark the summary done
+    unless a newer notification wants another. A crash before that commit leaves the
+    summary wanted, and the next start runs it again; one after it loses nothing."""
     assert _parts is not None, "init() first"
+    engine = _parts.summarizer.engine
+    with engine.connect() as conn:
+        wanted = conn.scalar(select(incidents.c.summary_wanted_at).where(incidents.c.incident_id == incident_id))
     result = _parts.summarizer.summarize(incident_id)
     card = summary_card(result, _parts.policy)
-    suggested = [action_state(_parts.summarizer.engine, action_id) for action_id in result.action_ids]
-    return Outcome(incident_id, result.proposal, result.withheld, result.attempts, card, suggested)
+    now = _utcnow()
+    with engine.begin() as conn:
+        if result.suggested:
+            conn.execute(insert(actions), list(result.suggested))
+        if queue:
+            enqueue(conn, incident_id, CARD, card, now)
+            for row in result.suggested:
+                enqueue(conn, incident_id, action_purpose(row["action_id"]), action_message(suggested_state(row)), now)
+        conn.execute(
+            update(incidents)
+            .where(incidents.c.incident_id == incident_id, incidents.c.summary_wanted_at == wanted)
+            .values(summary_wanted_at=None)
+        )
+    return Outcome(incident_id, result.proposal is not None, result.withheld, result.attempts, len(result.suggested))

@@ -26,7 +26,7 @@ _SECOND = timedelta(seconds=1)
 
 
 class ContextError(LookupError):
-    """The incident cannot be summarized (unknown id, no lanes)."""
+    """The incident cannot be summarized (an unknown id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +75,11 @@ def load_context(engine: Engine, store: EventStore, policy: Policy, incident_id:
             for a in alert_rows
         ]
     lanes = tuple(sorted(row["lanes"]))
-    if not lanes:
-        raise ContextError(f"incident {incident_id} names no lane")
     start = _whole_second(row["first_alert_at"] - lookback)
     window = Window(start, _end(store, lanes, start, row["resolved_at"]))
     # Fallback lanes too: whether a reroute or pause may be suggested depends on their health.
     fallbacks = {spec.fallback for lane, spec in policy.lanes.items() if lane in lanes and spec.fallback}
-    events = _events(store, tuple(sorted(set(lanes) | fallbacks)), window)
+    events = _events(store, tuple(sorted(set(lanes) | fallbacks)), window) if lanes else []  # no lane: no facts
     facts = compute_facts(events, window)
     severity, _ = policy.severity_of([(lane, facts.lane(lane)) for lane in lanes])
     return IncidentContext(

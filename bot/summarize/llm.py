@@ -1,6 +1,7 @@
 """One chat completion through the official ``openai`` client, any compatible server.
 
-Transport failures (timeouts, connection errors, 429, 5xx) are retried by tenacity with
+Transport failures (timeouts, connection errors, 429, 5xx, and a body that is no chat
+completion at all, as a proxy's HTML error page answered with 200) are retried by tenacity with
 jittered exponential backoff, honouring a 429's Retry-After, all under one deadline; the
 client's own retries are off so there is one policy. What the model answers is never
 retried here: a refusal and a cut-off answer are typed outcomes for the caller (the reask
@@ -13,6 +14,7 @@ it (400) gets ``json_object`` from then on, and the validators check the schema 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -27,7 +29,20 @@ from bot.summarize.prompt import Message
 
 log = logging.getLogger(__name__)
 Outcome = Literal["answered", "refused", "truncated", "unavailable"]
-_TRANSIENT = (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
+
+
+class NotACompletion(Exception):
+    """The server answered 2xx with something that is not a chat completion (an HTML page,
+    JSON of another shape, no choices): what a broken proxy or gateway does; transient."""
+
+
+_TRANSIENT = (
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+    openai.RateLimitError,
+    openai.InternalServerError,
+    NotACompletion,
+)
 _NOT_IN_STRICT = frozenset({"$schema", "$id", "title", "minLength", "maxLength", "pattern", "minItems", "uniqueItems"})
 _backoff = wait_random_exponential(multiplier=0.5, max=8)
 
@@ -120,19 +135,25 @@ class LlmClient:
         remaining = self.deadline - (time.monotonic() - started)
         timeout = max(1.0, min(self.attempt_timeout, remaining))
         try:
-            return self._client.chat.completions.create(  # type: ignore[call-overload]
+            response = self._client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.model,
                 messages=messages,
                 response_format=self._strict or {"type": "json_object"},
                 temperature=0,
                 timeout=timeout,
             )
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise NotACompletion(f"the answer is not JSON ({exc})") from exc
         except openai.BadRequestError as exc:
             if self._strict is None or "response_format" not in str(exc):
                 raise
             log.warning("server refuses strict json_schema output; using json_object: %s", _describe(exc))
             self._strict = None
             return self._create(messages, started)
+        choices = getattr(response, "choices", None)
+        if not isinstance(choices, list) or not choices or getattr(choices[0], "message", None) is None:
+            raise NotACompletion(f"the answer has no choices: {str(response)[:120]}")
+        return response
 
     def close(self) -> None:
         self._client.close()

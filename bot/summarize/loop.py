@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, insert, update
 
 from bot.incidents.engine import Clock
 from bot.store.events import EventStore
-from bot.store.tables import actions, incidents, llm_calls, timeline
+from bot.store.tables import incidents, llm_calls, timeline
 from bot.summarize.context import IncidentContext, load_context
 from bot.summarize.llm import Completion, LlmClient
 from bot.summarize.prompt import Prompt, build_prompt, reask
@@ -44,8 +44,9 @@ class SummaryResult:
     withheld: str | None
     """Why no AI summary is shown (one line); None when validated or facts-only."""
     attempts: int
-    action_ids: tuple[str, ...] = ()
-    """The suggested actions the validated proposal created."""
+    suggested: tuple[dict[str, Any], ...] = ()
+    """``actions`` rows for what the validated proposal suggests, not stored yet: the caller
+    stores them in the transaction that queues the messages showing them."""
 
     @property
     def facts_only(self) -> bool:
@@ -72,6 +73,12 @@ class Summarizer:
         context = load_context(self.engine, self.store, self.policy, incident_id, self.lookback)
         with self.engine.begin() as conn:  # the severity over the incident's own window, from now on
             conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(severity=context.severity))
+        if not context.lanes:  # an alert without a lane label: nothing to summarize, and the card says why
+            why = (
+                f"incident {incident_id} names no lane: its alerts carry no `lane` label (or the one "
+                "LANEKEEPER_LANE_LABEL names), so there are no facts to summarize"
+            )
+            return self._withhold(context, 0, why)
         if self.llm is None:
             return SummaryResult(context, None, None, 0)
         prompt = build_prompt(context, self.policy)
@@ -87,8 +94,7 @@ class Summarizer:
             call_id = self._audit(context, prompt, attempt, completion, outcome=outcome, report=report)
             if outcome == "validated":
                 assert isinstance(doc, dict)
-                ids = self._suggest(context, call_id, doc)
-                return SummaryResult(context, doc, None, attempt, ids)
+                return SummaryResult(context, doc, None, attempt, self._suggest(context, call_id, doc))
             log.info("proposal rejected", extra={"incident_id": incident_id, "codes": sorted(report.codes)})
             prompt = reask(prompt, completion.text or "", report)
         assert report is not None
@@ -155,7 +161,7 @@ class Summarizer:
         log.warning("summary withheld: %s", reason, extra={"incident_id": context.incident_id})
         return SummaryResult(context, None, reason, attempts)
 
-    def _suggest(self, context: IncidentContext, call_id: int, doc: dict[str, Any]) -> tuple[str, ...]:
+    def _suggest(self, context: IncidentContext, call_id: int, doc: dict[str, Any]) -> tuple[dict[str, Any], ...]:
         now = self.clock()
         rows: dict[str, dict[str, Any]] = {}  # one per kind and lane, however often it is proposed
         for item in doc.get("actions", []):
@@ -174,10 +180,7 @@ class Summarizer:
                 "status": "suggested",
                 "created_at": now,
             }
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(insert(actions), list(rows.values()))
-        return tuple(rows)
+        return tuple(rows.values())
 
 
 def _failure(completion: Completion, doc: Any) -> CallOutcome:

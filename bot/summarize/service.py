@@ -17,7 +17,6 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select, update
 
-from bot.approvals import ActionState
 from bot.config import Settings
 from bot.incidents import Notification
 from bot.lanes.live import LaneStatus
@@ -40,13 +39,11 @@ class Reporter:
         policy: Policy,
         outbox: Outbox | None,
         *,
-        on_action: Callable[[ActionState], None],
         lane_status: Callable[[], dict[str, LaneStatus]],
         debounce: timedelta,
     ) -> None:
         self.settings, self.engine, self.policy, self.outbox = settings, engine, policy, outbox
         self.lane_status = lane_status
-        self.on_action = on_action
         self.debounce = debounce.total_seconds()
         self.ai = llm_configured(settings)
         self._pool: ProcessPoolExecutor | None = None  # started on the first summary
@@ -56,6 +53,19 @@ class Reporter:
         self._stopped = False
         self._thread = threading.Thread(target=self._work, name="summaries", daemon=True)
         self._thread.start()
+
+    def resume(self) -> None:
+        """At start-up: run again every summary a crash cut short (wanted, never finished),
+        and post the facts card of an incident that opened just before the crash and has none."""
+        with self.engine.connect() as conn:
+            wanted = conn.scalars(
+                select(incidents.c.incident_id).where(incidents.c.summary_wanted_at.is_not(None)).order_by(incidents.c.opened_at)
+            ).all()
+        for incident_id in wanted:
+            log.info("resuming the summary a restart interrupted", extra={"incident_id": incident_id})
+            if self.outbox is not None and not self.outbox.has(incident_id, child.CARD):
+                self._post_card(incident_id)
+            self._schedule(incident_id, 0.0)
 
     def notify(self, note: Notification) -> None:
         """A notification from the incident engine (``Bot.on_notify``)."""
@@ -126,17 +136,18 @@ class Reporter:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(1, mp_context=CONTEXT, initializer=child.init, initargs=(self.settings,))
         try:
-            outcome = self._pool.submit(child.run, incident_id).result()
+            outcome = self._pool.submit(child.run, incident_id, queue=self.outbox is not None).result()
         except BrokenProcessPool:
             log.error("the summary process died; starting a new one", extra={"incident_id": incident_id})
             self._pool = None
             raise
-        verdict = "validated" if outcome.proposal else f"withheld: {outcome.withheld}" if outcome.withheld else "facts-only"
-        log.info("summary %s after %d attempts", verdict, outcome.attempts, extra={"incident_id": incident_id})
+        verdict = "validated" if outcome.validated else f"withheld: {outcome.withheld}" if outcome.withheld else "facts-only"
+        log.info(
+            "summary %s after %d attempts, %d actions suggested",
+            verdict, outcome.attempts, outcome.actions, extra={"incident_id": incident_id},
+        )  # fmt: skip
         if self.outbox is not None:
-            self.outbox.send(incident_id, child.CARD, outcome.card)
-        for action in outcome.actions:
-            self.on_action(action)
+            self.outbox.wake()  # the child queued the card and the actions' messages
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every scheduled summary ran (tests, replay, shutdown)."""

@@ -1,0 +1,84 @@
+"""The request bodies the server takes, described in its OpenAPI schema (``/openapi.json``).
+
+The handlers read raw bodies (a PagerDuty signature is over the exact bytes, NDJSON is
+streamed, errors name the line or field), so FastAPI cannot infer these; they are declared
+here for readers, client generators and the schemathesis fuzz tests. Webhook payloads are
+the alert parsers' own pydantic models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import TypeAdapter
+
+from bot.alerts.alertmanager import AlertmanagerPayload
+from bot.alerts.grafana import GrafanaPayload
+from bot.alerts.pagerduty import PagerDutyPayload
+from validators.events import KNOWN_KINDS
+
+REF = "#/components/schemas/{model}"
+WEBHOOK_PAYLOAD = TypeAdapter(AlertmanagerPayload | GrafanaPayload | PagerDutyPayload)
+
+EVENT = {
+    "type": "object",
+    "description": "One settlement event (contract §1); the kind's own fields beside these.",
+    "required": ["event_id", "ts", "lane", "seq", "kind"],
+    "properties": {
+        "event_id": {"type": "string"},
+        "ts": {"type": "string", "format": "date-time"},
+        "lane": {"type": "string"},
+        "seq": {"type": "integer", "minimum": 0},
+        "kind": {"type": "string", "enum": sorted(KNOWN_KINDS)},
+    },
+    "additionalProperties": True,
+}
+
+EVENTS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-ndjson": {
+                "schema": {"type": "array", "items": EVENT, "description": "One event per line (NDJSON), not a JSON array."}
+            }
+        },
+    }
+}
+
+WEBHOOK_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": REF.format(model="WebhookPayload")}}},
+    }
+}
+
+SLACK_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+                "description": "A slash command or an interaction (payload=...), signed by Slack.",
+            },
+            "application/json": {"schema": {"type": "object"}, "description": "An Events API callback, signed by Slack."},
+        },
+    }
+}
+
+
+def install(app: FastAPI) -> None:
+    """Build the schema once, with the webhook payload models in its components."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            payload = WEBHOOK_PAYLOAD.json_schema(ref_template=REF)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(payload.pop("$defs", {}))
+            components["WebhookPayload"] = payload
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = build  # type: ignore[method-assign]
