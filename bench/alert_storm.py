@@ -44,6 +44,7 @@ sys.path.insert(0, str(HERE))
 from fakes import FakeOpenAI, FakeSlack, SlackCall, honest_after, running, signed, slash_command  # noqa: E402
 from gen_stream import LANES, START, generate  # noqa: E402
 from server import ServerProcess, bot_env  # noqa: E402
+from stores import store  # noqa: E402
 from summary_speed import percentiles  # noqa: E402
 
 SECRET = "bench-signing-secret"
@@ -251,12 +252,22 @@ def outbox_depth(url: str) -> float:
     raise RuntimeError("no lanekeeper_outbox_depth in /metrics")
 
 
-def storm(total: int, seconds: float, work: Path, *, database_url: str | None = None, llm_delay: float = 2.0) -> dict[str, Any]:
+QUIET_S = 15.0
+"""No Slack call for this long (over the summary debounce and the LLM's delay) and an empty
+outbox: everything the storm caused has been sent."""
+
+
+def settled(url: str, slack: FakeSlack) -> bool:
+    quiet = time.monotonic() - max((c.at for c in slack.calls), default=0.0) > QUIET_S
+    return quiet and outbox_depth(url) == 0
+
+
+def storm(total: int, seconds: float, work: Path, database_url: str, *, llm_delay: float = 2.0) -> dict[str, Any]:
     events = work / "events.ndjson"
-    generate(events, minutes=6, seed=11)
+    if not events.exists():
+        generate(events, minutes=6, seed=11)
     starts = START + timedelta(minutes=5)
     plan = plan_storm(total, seconds, starts)
-    database_url = database_url or f"sqlite:///{work / 'storm.db'}"
 
     with running(FakeOpenAI(responder=honest_after(llm_delay))) as llm, running(FakeSlack()) as slack:
         server = ServerProcess(bot_env(database_url, slack.url, llm.url, SLACK_SIGNING_SECRET=SECRET), work / "storm.log").start()
@@ -276,9 +287,10 @@ def storm(total: int, seconds: float, work: Path, *, database_url: str | None = 
             samples = receive.recv()
             prober.join()
             drain_started = time.monotonic()
-            while outbox_depth(server.url) > 0 and time.monotonic() - drain_started < 300:
+            while not settled(server.url, slack) and time.monotonic() - drain_started < 300:
                 time.sleep(0.5)
-            drained_s = time.monotonic() - drain_started
+            last_call = max((c.at for c in slack.calls), default=drain_started)
+            drained_s = max(0.0, last_call - drain_started)
             incidents = incident_count(server.url)
         finally:
             server.stop()
@@ -303,7 +315,7 @@ def storm(total: int, seconds: float, work: Path, *, database_url: str | None = 
             "max_posts_1s": max_in_window(slack.calls, "chat.postMessage", 1.0),
             "max_posts_60s": max_in_window(slack.calls, "chat.postMessage", 60.0),
             "max_updates_60s": max_in_window(slack.calls, "chat.update", 60.0),
-            "outbox_drained_after_storm_s": round(drained_s, 1),
+            "last_slack_call_after_storm_s": round(drained_s, 1),
             "llm_requests": len(llm.requests),
         }
         for name, rows in samples.items():
@@ -319,15 +331,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--database-url", help="default: an SQLite file in a temporary directory")
+    parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="lanekeeper-storm-") as tmp:
-        print(f"alert storm: {args.alerts:,} alerts in {args.seconds:g} s ...", flush=True)
-        result = storm(args.alerts, args.seconds, Path(tmp), database_url=args.database_url)
-    print(json.dumps(result, indent=2))
+        for name in args.stores.split(","):
+            print(f"[{name}] alert storm: {args.alerts:,} alerts in {args.seconds:g} s ...", flush=True)
+            with store(name, Path(tmp)) as url:
+                results[name] = storm(args.alerts, args.seconds, Path(tmp), url)
+            print(json.dumps(results[name], indent=2), flush=True)
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 
 from server import ServerProcess  # noqa: E402
-from stores import postgres_database  # noqa: E402
+from stores import store  # noqa: E402
 from validate_speed import ensure_stream  # noqa: E402
 
 
@@ -160,15 +159,8 @@ def main() -> None:
             "work": work,
         }
         for name in args.stores.split(","):
-            if name == "sqlite":
-                results[name] = run_store(name, f"sqlite:///{work / 'bench.db'}", parts, **options)
-            else:
-                database: Generator[str, None, None] = postgres_database()
-                url = next(database)
-                try:
-                    results[name] = run_store(name, url, parts, **options)
-                finally:
-                    database.close()
+            with store(name, work) as url:
+                results[name] = run_store(name, url, parts, **options)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.incidents.engine import Clock
 from bot.incidents.views import newest_open_incident
 from bot.lanes.live import LaneStatus
+from bot.store.engine import reading
 from bot.store.tables import actions, approvals, timeline
 from validators.policy import Policy
 
@@ -77,7 +78,7 @@ def suggested_state(row: Mapping[str, Any]) -> ActionState:
 
 def action_state(engine: Engine, action_id: str, note: str | None = None) -> ActionState:
     """An action with its votes, as its Slack message shows it."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(select(actions).where(actions.c.action_id == action_id)).mappings().first()
         if row is None:
             raise ApprovalError(f"no action {action_id}")

@@ -31,7 +31,7 @@ from bot.slack.blocks import action_message, action_purpose
 from bot.slack.outbox import Outbox, Pace
 from bot.slack.poster import Poster
 from bot.slack.queue import depth
-from bot.store.engine import make_engine, upgrade
+from bot.store.engine import make_engine, reading, upgrade
 from bot.store.events import EventStore
 from bot.summarize.service import Reporter
 from bot.wiring import load_policy, make_poster
@@ -117,7 +117,7 @@ class Bot:
         if problem is not None:
             return problem
         try:
-            with self.engine.connect() as conn:
+            with reading(self.engine) as conn:
                 conn.execute(text("SELECT 1"))
         except OperationalError as exc:
             return f"store unreachable: {exc.orig}"
@@ -143,7 +143,7 @@ class Bot:
             self.save_snapshot(now)
         self.metrics.incidents_open.set(open_count(self.engine))
         if self.outbox is not None:
-            with self.engine.connect() as conn:
+            with reading(self.engine) as conn:
                 self.metrics.outbox_depth.set(depth(conn))
         return due
 

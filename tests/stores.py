@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,21 @@ def postgres_database() -> Generator[str, None, None]:
     finally:
         with _admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def store(name: str, folder: Path) -> Iterator[str]:
+    """A fresh store by name: an SQLite file in ``folder`` or a new PostgreSQL database."""
+    if name == "sqlite":
+        yield sqlite_url(folder)
+        return
+    if name != "postgresql":
+        raise ValueError(f"unknown store {name!r}: sqlite or postgresql")
+    database = postgres_database()
+    try:
+        yield next(database)
+    finally:
+        database.close()
 
 
 def sqlite_url(folder: Path) -> str:

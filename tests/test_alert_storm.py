@@ -11,13 +11,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from alert_storm import STORM_LANES, storm
+from stores import sqlite_url
 
 from bot.slack.outbox import Pace
 
 
 def test_a_storm_of_alerts_loses_none_and_the_outbox_keeps_slacks_pace(tmp_path: Path) -> None:
     seconds = 12.0
-    result = storm(1_200, seconds, tmp_path, llm_delay=0.5)
+    result = storm(1_200, seconds, tmp_path, sqlite_url(tmp_path), llm_delay=0.5)
     assert result["alerts_sent"] >= 1_200
     assert (result["lost"], result["wrong_state"]) == (0, 0)
     assert result["stored_alerts"] == result["distinct_alerts"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -126,6 +127,29 @@ def test_the_snapshot_lets_other_processes_read_lane_status(client: TestClient, 
 
 def test_healthz_answers_ok_while_the_store_answers(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"ok": True}
+
+
+def test_healthz_and_reads_do_not_wait_for_a_writer(client: TestClient, bot: Bot) -> None:
+    """Found by the alert storm: on SQLite every read began with BEGIN IMMEDIATE, so /healthz
+    (and the facts card, the outbox, the summary's context) queued behind each write."""
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with bot.engine.begin() as conn:
+            conn.execute(events_table.delete().where(events_table.c.event_id == "none"))  # takes the write lock
+            holding.set()
+            release.wait(60)  # beyond the busy timeout: a read that queued behind it would fail
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        assert client.get("/healthz").json() == {"ok": True}  # would wait out the busy timeout (30 s)
+        assert client.get("/incidents").status_code == 200
+        assert release.is_set() is False, "answered while the writer still held the store"
+    finally:
+        release.set()
+        thread.join()
 
 
 def test_healthz_fails_when_the_store_is_unreachable() -> None:

@@ -32,6 +32,15 @@ def drill_calls(world: World) -> list:
     return [c for c in world.slack.calls if c.args.get("channel") == DRILL or c.args.get("channel_id") == DRILL]
 
 
+def test_a_command_sent_the_moment_a_drill_starts_reaches_its_ready_bot(world: World, slack: Slack) -> None:
+    """Found by the full suite: the drill's bot took commands before its store was migrated."""
+    in_drill(slack, "/tabletop", "start l2-arb-failure-spike 600")
+    answer = slack.command("/incident", "list all", channel=DRILL, name="drill-room")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["text"], "answered by the drill's bot"
+    in_drill(slack, "/tabletop", "end")
+
+
 def test_a_complete_drill_ends_in_a_report_whose_times_are_right(world: World, slack: Slack) -> None:
     started = in_drill(slack, "/tabletop", "start l2-arb-failure-spike 600")
     assert started["response_type"] == "in_channel"

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, case, func, select
 
 from bot.incidents.engine import IncidentError
+from bot.store.engine import reading
 from bot.store.tables import alerts, incidents, llm_calls, timeline
 from validators.rules import stamp
 
@@ -73,7 +74,7 @@ def _summaries(engine: Engine, where: Any, limit: int) -> list[IncidentSummary]:
         .order_by(incidents.c.opened_at.desc(), incidents.c.incident_id.desc())
         .limit(limit)
     )
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(query).mappings().all()
     return [
         IncidentSummary(
@@ -109,7 +110,7 @@ def show_incident(engine: Engine, incident_id: str) -> IncidentDetail:
     if not found:
         raise IncidentError(f"no incident {incident_id}")
     alert_columns = (alerts.c.alert_id, alerts.c.name, alerts.c.lane, alerts.c.status, alerts.c.starts_at, alerts.c.ends_at)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         alert_rows = conn.execute(
             select(*alert_columns, alerts.c.inhibited, alerts.c.source, alerts.c.received, alerts.c.labels, alerts.c.annotations)
             .where(alerts.c.incident_id == incident_id)
@@ -140,7 +141,7 @@ def show_incident(engine: Engine, incident_id: str) -> IncidentDetail:
 
 def newest_open_incident(engine: Engine, lane: str | None = None) -> str | None:
     """The most recently opened unresolved incident (on ``lane``, if given)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(
             select(incidents.c.incident_id, incidents.c.lanes)
             .where(incidents.c.status != "resolved")
@@ -150,5 +151,5 @@ def newest_open_incident(engine: Engine, lane: str | None = None) -> str | None:
 
 
 def open_count(engine: Engine) -> int:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return int(conn.scalar(select(func.count()).select_from(incidents).where(incidents.c.status != "resolved")) or 0)

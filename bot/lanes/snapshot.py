@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select
 
 from bot.lanes.live import LaneStatus
+from bot.store.engine import reading
 from bot.store.tables import lane_status
 from validators.facts import LaneFacts, Window
 from validators.policy import Policy
@@ -45,7 +46,7 @@ class StoredStatus:
 
 
 def load(engine: Engine) -> list[StoredStatus]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(select(lane_status).order_by(lane_status.c.lane)).mappings().all()
     return [
         StoredStatus(

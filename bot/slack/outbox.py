@@ -32,6 +32,7 @@ from bot.metrics import Metrics
 from bot.slack.blocks import Message
 from bot.slack.poster import Poster
 from bot.slack.queue import Queued, done, enqueue, mark_attempted, queued, waiting
+from bot.store.engine import reading
 from bot.store.leader import SenderLock
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class Outbox:
 
     def has(self, incident_id: str, purpose: str) -> bool:
         """Whether (incident, purpose) is queued or was posted."""
-        with self.engine.connect() as conn:  # closed before the poster opens its own (SQLite: one writer)
+        with reading(self.engine) as conn:  # closed before the poster opens its own (SQLite: one writer)
             waits = queued(conn, incident_id, purpose)
         return waits or self.poster.is_posted(incident_id, purpose)
 
@@ -152,7 +153,7 @@ class Outbox:
         """Send one message if one may go; else how long to wait."""
         if not self.lock.held():
             return POLL_S  # another replica sends
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = waiting(conn)
         if not rows:
             with self._cond:

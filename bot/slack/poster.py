@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.incidents.engine import Clock
 from bot.slack.blocks import Message, context_block
+from bot.store.engine import reading
 from bot.store.tables import slack_messages
 
 log = logging.getLogger(__name__)
@@ -110,12 +111,12 @@ class SlackPoster:
         """The channel's id: the setting when it is one, else what Slack answered to a post."""
         if _CHANNEL_ID.match(self.channel):
             return self.channel
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return conn.scalar(select(slack_messages.c.channel).order_by(slack_messages.c.message_id.desc()).limit(1))
 
     def _posted(self, incident_id: str, purpose: str) -> tuple[str, str] | None:
         """(channel id, ts) of the message posted for this purpose (chat.update needs the id)."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(
                 select(slack_messages.c.channel, slack_messages.c.ts).where(
                     slack_messages.c.incident_id == incident_id, slack_messages.c.purpose == purpose

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -64,7 +64,17 @@ def _sqlite_begin(connection: Any) -> None:
     # otherwise fail at once with "database is locked" when another writer committed in
     # between; taking the write lock at BEGIN makes it wait (busy_timeout) instead. WAL
     # readers in other processes are not blocked by it.
+    # A connection opened with isolation_level=AUTOCOMMIT (``reading``) takes no lock at all:
+    # a probe must not queue behind the writers it is meant to watch over.
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for one read that must never wait for a writer (health checks): each
+    statement stands alone, and on SQLite none takes the write lock."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def alembic_config(engine: Engine) -> Config:

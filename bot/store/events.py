@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, Select, and_, exists, func, select, t
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from bot.store.engine import reading
 from bot.store.tables import TERMINAL, events
 from validators.events import Event, SettlementSubmitted, kind_of
 from validators.ndjson import parse_events
@@ -107,12 +108,12 @@ class EventStore:
             conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def count(self) -> int:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return int(conn.scalar(select(func.count()).select_from(events)) or 0)
 
     def watermarks(self) -> dict[str, datetime]:
         """The newest event time per lane."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(select(events.c.lane, func.max(events.c.ts_us)).group_by(events.c.lane))
             return {lane: from_us(us) for lane, us in rows}
 
@@ -145,7 +146,7 @@ class EventStore:
         return self._decode(query)
 
     def _decode(self, query: Select[str]) -> list[Event]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             bodies = conn.scalars(query).all()
         if not bodies:
             return []

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.processes import die_with_parent
 from bot.slack.blocks import action_message, action_purpose
 from bot.slack.queue import enqueue
-from bot.store.engine import make_engine
+from bot.store.engine import make_engine, reading
 from bot.store.events import EventStore
 from bot.store.tables import actions, incidents
 from bot.summarize.loop import Summarizer
@@ -85,7 +85,7 @@ def run(incident_id: str, *, queue: bool) -> Outcome:
     summary wanted, and the next start runs it again; one after it loses nothing."""
     assert _parts is not None, "init() first"
     engine = _parts.summarizer.engine
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         wanted = conn.scalar(select(incidents.c.summary_wanted_at).where(incidents.c.incident_id == incident_id))
     result = _parts.summarizer.summarize(incident_id)
     card = summary_card(result, _parts.policy)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
+from bot.store.engine import reading
 from bot.store.events import EventStore
 from bot.store.tables import alerts, incidents
 from validators.events import Event, FeedPrice, kind_of
@@ -63,7 +64,7 @@ def _whole_second(ts: datetime) -> datetime:
 
 
 def load_context(engine: Engine, store: EventStore, policy: Policy, incident_id: str, lookback: timedelta) -> IncidentContext:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(select(incidents).where(incidents.c.incident_id == incident_id)).mappings().first()
         if row is None:
             raise ContextError(f"no incident {incident_id!r}")

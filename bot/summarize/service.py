@@ -22,6 +22,7 @@ from bot.incidents import Notification
 from bot.lanes.live import LaneStatus
 from bot.processes import CONTEXT
 from bot.slack.outbox import Outbox
+from bot.store.engine import reading
 from bot.store.tables import alerts, incidents
 from bot.summarize import child
 from bot.summarize.render import Card, facts_card
@@ -57,7 +58,7 @@ class Reporter:
     def resume(self) -> None:
         """At start-up: run again every summary a crash cut short (wanted, never finished),
         and post the facts card of an incident that opened just before the crash and has none."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             wanted = conn.scalars(
                 select(incidents.c.incident_id).where(incidents.c.summary_wanted_at.is_not(None)).order_by(incidents.c.opened_at)
             ).all()
@@ -86,7 +87,7 @@ class Reporter:
             conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(severity=card.severity))
 
     def _live_card(self, incident_id: str) -> Card:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(select(incidents.c.title, incidents.c.lanes).where(incidents.c.incident_id == incident_id)).one()
             firing = conn.scalars(
                 select(alerts.c.name)

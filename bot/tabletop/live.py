@@ -46,6 +46,10 @@ class Session:
     report: str = ""
 
 
+READY_WAIT_S = 2.0
+"""Well inside Slack's 3 s for an answer; a drill's bot starts in a fraction of that."""
+
+
 class LiveDrills:
     def __init__(self, client: WebClient, production_channel: str | None) -> None:
         self.client = client
@@ -54,10 +58,14 @@ class LiveDrills:
         self._lock = threading.Lock()
 
     def bot_for(self, channel_id: str) -> Bot | None:
-        """The drill's bot when a drill runs in ``channel_id``: its commands and buttons go there."""
+        """The drill's bot when a drill runs in ``channel_id``: its commands and buttons go there
+        (a command sent the moment the drill starts waits, briefly, for its bot to be ready)."""
         with self._lock:
             session = self._sessions.get(channel_id)
-        return session.drill.bot if session is not None and session.thread.is_alive() else None
+        if session is None or not session.thread.is_alive():
+            return None
+        session.drill.ready.wait(READY_WAIT_S)
+        return session.drill.bot
 
     def start(self, channel_id: str, channel_name: str, scenario: Scenario, speed: float, user_id: str) -> str:
         if channel_name.lstrip("#") == self.production or channel_id == self.production:

@@ -156,6 +156,8 @@ class Drill:
         )
         self.bot.approvals.exercise = exercise
         self.checker = Checker(self.bot.policy, proposal_schema())
+        self.ready = threading.Event()
+        """Set once the drill's bot is started (its store migrated): it may take commands."""
 
     @property
     def offset(self) -> timedelta:
@@ -163,6 +165,7 @@ class Drill:
 
     def run(self) -> DrillLog:
         self.bot.start()
+        self.ready.set()
         self.bot.on_notify.append(lambda note: self.log.note(self.offset, f"incident.{note.reason}", note.incident_id))
         try:
             timed: list[tuple[timedelta, int, Inject | ResponderStep | Recorded]] = [(i.at, 0, i) for i in self.scenario.injects]
