@@ -41,6 +41,12 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def plain_text(text: str) -> str:
+    """For fields Slack shows as they are (a file's title): ``&lt;`` would show literally,
+    so the brackets that could open markup are dropped instead."""
+    return text.translate({ord("<"): None, ord(">"): None})
+
+
 def quoted(word: str) -> str:
     """A word someone typed, shown back as code and never as markup."""
     return f"`{escape(word)}`"

@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 
 from bot.config import parse_duration
 from bot.runtime import Bot
-from bot.slack.blocks import escape, quoted
+from bot.slack.blocks import escape, plain_text, quoted
 from validators.events import Event, SettlementConfirmed, SettlementFinalized, SettlementSubmitted, kind_of
 
 COLUMNS = 60
@@ -135,5 +135,5 @@ def upload_heatmap(bot: Bot, client: WebClient, channel_id: str, words: list[str
     start = end - window
     events = bot.events.between(start - timedelta(hours=1), end + timedelta(microseconds=1), lanes=lanes, kinds=_KINDS)
     png = render(build_grid(events, lanes, start, end))
-    title = f"Settlement latency, {', '.join(lanes)}, {start:%H:%M}-{end:%H:%M} UTC"
+    title = plain_text(f"Settlement latency, {', '.join(lanes)}, {start:%H:%M}-{end:%H:%M} UTC")
     client.files_upload_v2(channel=channel_id, file=png, filename="lane-heatmap.png", title=title)
