@@ -4,11 +4,12 @@ that go through the real NDJSON parser."""
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from validators.events import Event
 from validators.facts import Window
@@ -16,6 +17,7 @@ from validators.ndjson import parse_events
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "contract"
+T = TypeVar("T")
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 WINDOW = Window(T0, T0 + timedelta(minutes=30))
 
@@ -94,6 +96,15 @@ def proposal(**overrides: Any) -> dict[str, Any]:
     }
     doc.update(overrides)
     return doc
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 15.0, what: str = "condition") -> T:
+    """Poll ``condition`` until it is truthy; its value. Fails naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+    return found
 
 
 def chunks(data: bytes, size: int) -> Iterator[bytes]:

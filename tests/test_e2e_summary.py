@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from fakes import FakeOpenAI, FakeSlack, answer, honest_proposal, running
+from helpers import wait_for
 from server import ServerProcess, bot_env
 from test_summaries import alertmanager, incident_events
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_alert_in_facts_card_out_then_the_validated_summary_replaces_it(tmp_path: Path) -> None:
@@ -35,11 +28,11 @@ def test_alert_in_facts_card_out_then_the_validated_summary_replaces_it(tmp_path
             assert httpx.post(server.url + "/events", content=incident_events()).json()["stored"] == 42
             sent = time.monotonic()
             incident = httpx.post(server.url + "/webhooks/alertmanager", content=alertmanager()).json()["incidents"][0]
-            wait_for(lambda: bool(slack.of("chat.postMessage")))
+            wait_for(lambda: slack.of("chat.postMessage"), timeout=20)
             card = slack.of("chat.postMessage")[0]
             assert card.at - sent < 2.0
             assert incident in card.args["text"]
-            wait_for(lambda: bool(slack.of("chat.update")))
+            wait_for(lambda: slack.of("chat.update"), timeout=20)
             summary = json.dumps(slack.of("chat.update")[0].args["blocks"], ensure_ascii=False)
             assert "l2-arb settlement failures: 5 failed" in summary
             assert "8 failed" not in slack.everything()

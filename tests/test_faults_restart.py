@@ -12,13 +12,14 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fakes import FakeOpenAI, FakeSlack, Reply, rollback_proposal, running
+from helpers import wait_for
 from server import ServerProcess, bot_env
 from sqlalchemy import select
 from stores import empty, migrated
@@ -27,13 +28,6 @@ from test_summaries import alertmanager, incident_events
 
 from bot.store.tables import actions, incidents
 from validators.ndjson import parse_events
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -79,13 +73,13 @@ def test_kill_9_while_slack_holds_the_cards_answer_posts_it_once_after_restart(
         slack.slow["chat.postMessage"] = 120  # Slack takes the card; the bot never hears back
         server = ServerProcess(env, tmp_path / "server.log").start()
         incident = open_incident(server)
-        wait_for(lambda: slack.posts("card"), what="the card to reach Slack")
-        wait_for(lambda: llm.requests, what="the summary to start")
+        wait_for(lambda: slack.posts("card"), timeout=30, what="the card to reach Slack")
+        wait_for(lambda: llm.requests, timeout=30, what="the summary to start")
         server.kill()
         slack.slow.clear()
         server = ServerProcess(env, tmp_path / "server.log").start()
         try:
-            wait_for(lambda: summarized(slack), what="the summary and the action after the restart")
+            wait_for(lambda: summarized(slack), timeout=30, what="the summary and the action after the restart")
         finally:
             server.stop()
         assert_each_message_once(slack, incident)
@@ -107,14 +101,14 @@ def test_kill_9_while_the_llm_thinks_runs_the_summary_again_after_restart(
         env = bot_env(database_url, slack.url, llm.url, LANEKEEPER_SUMMARY_DEBOUNCE="0s")
         server = ServerProcess(env, tmp_path / "server.log").start()
         incident = open_incident(server)
-        wait_for(lambda: slack.posts("card") and held.is_set(), what="the card, and the LLM thinking")
+        wait_for(lambda: slack.posts("card") and held.is_set(), timeout=30, what="the card, and the LLM thinking")
         children = server.tree()[1:]
         assert children, "the live-status and summary processes run under the server"
         server.kill()
         wait_for(lambda: all(dead(pid) for pid in children), timeout=10, what="the server's children to die with it")
         server = ServerProcess(env, tmp_path / "server.log").start()
         try:
-            wait_for(lambda: summarized(slack), what="the summary run again after the restart")
+            wait_for(lambda: summarized(slack), timeout=30, what="the summary run again after the restart")
             detail = httpx.get(f"{server.url}/incidents/{incident}").json()
         finally:
             server.stop()
@@ -179,13 +173,13 @@ def test_postgresql_restarted_mid_ingest_loses_nothing_and_the_server_recovers_b
     try:
         producer = Producer(server.url, bodies)
         producer.start()
-        wait_for(lambda: producer.acked >= len(bodies) // 4, what="a quarter of the stream acknowledged")
+        wait_for(lambda: producer.acked >= len(bodies) // 4, timeout=30, what="a quarter of the stream acknowledged")
         command = pg_restart_command()
         assert command is not None
         subprocess.run(command, check=True, capture_output=True, timeout=60)
         producer.join(timeout=240)
         assert not producer.is_alive(), "the producer finished"
-        wait_for(lambda: httpx.get(server.url + "/healthz").status_code == 200, what="health after the restart")
+        wait_for(lambda: httpx.get(server.url + "/healthz").status_code == 200, timeout=30, what="health after the restart")
         alert = httpx.post(server.url + "/webhooks/alertmanager", content=alertmanager())
         assert alert.status_code == 200, alert.text
     finally:

@@ -8,13 +8,13 @@ import hmac
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from fakes import FakeOpenAI, FakeSlack, Reply, SlackCall, rollback_proposal, running, signed, slash_command, trigger_id
-from helpers import Stream
+from helpers import Stream, wait_for
 from PIL import Image
 from test_summaries import World, world_for
 
@@ -22,14 +22,6 @@ from bot.slack.heatmap import size_of
 
 SECRET = "signing-secret-for-tests"
 ONCALL, LEAD, STRANGER = "U01ONCALL", "U02LEAD", "U99NOBODY"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-    return found
 
 
 class Slack:

@@ -8,7 +8,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from test_slack_app import Slack, slack_world, wait_for
+from helpers import wait_for
+from test_slack_app import Slack, slack_world
 from test_summaries import World
 
 DRILL = "C0DRILL"

@@ -27,7 +27,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot.incidents.engine import Clock, utcnow
+from bot.incidents.engine import utcnow
 from bot.metrics import Metrics
 from bot.slack.blocks import Message
 from bot.slack.poster import Poster
@@ -74,10 +74,8 @@ class Bucket:
 
 
 class Outbox:
-    def __init__(
-        self, poster: Poster, engine: Engine, pace: Pace | None = None, *, clock: Clock = utcnow, metrics: Metrics | None = None
-    ) -> None:
-        self.poster, self.engine, self.clock, self.metrics = poster, engine, clock, metrics
+    def __init__(self, poster: Poster, engine: Engine, pace: Pace | None = None, *, metrics: Metrics | None = None) -> None:
+        self.poster, self.engine, self.metrics = poster, engine, metrics
         self.pace = pace = pace or Pace()
         self._buckets = {
             "post": Bucket(pace.post_burst, pace.posts_per_second),
@@ -101,7 +99,7 @@ class Outbox:
         """Queue ``message`` as the latest version of (incident, purpose); returns once the
         queue has it (committed), long before Slack does."""
         with self.engine.begin() as conn:
-            enqueue(conn, incident_id, purpose, message, self.clock())
+            enqueue(conn, incident_id, purpose, message, utcnow())
         self.wake()
 
     def wake(self) -> None:
@@ -186,7 +184,7 @@ class Outbox:
                         self._posted.add(row.key)
                         continue
                     if since is None:
-                        since = self.clock()
+                        since = utcnow()  # wall time: it is compared with Slack's clock
                         with self.engine.begin() as conn:
                             mark_attempted(conn, row, since)
                 self.poster.post(row.incident_id, row.purpose, row.message)
