@@ -64,6 +64,8 @@ metadata = MetaData(
 )
 
 ID = String(64)
+LANE = String(200)
+"""Contract v1.1: a lane id is at most 200 characters."""
 
 TERMINAL = text(f"kind IN ('{kind_of(SettlementFinalized)}', '{kind_of(SettlementFailed)}')")
 """Settlement-ending events, as SQL: the partial index's predicate and the queries that use
@@ -73,7 +75,7 @@ events = Table(
     "events",
     metadata,
     Column("event_id", String(200), primary_key=True),
-    Column("lane", String(64), nullable=False),
+    Column("lane", LANE, nullable=False),
     Column("ts_us", BigInteger, nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("kind", String(64), nullable=False),
@@ -94,7 +96,7 @@ alerts = Table(
     Column("starts_at", UtcDateTime, nullable=False),
     Column("ends_at", UtcDateTime),
     Column("status", String(16), nullable=False),
-    Column("lane", String(64)),
+    Column("lane", LANE),
     Column("name", String(200), nullable=False),
     Column("labels", JSON, nullable=False),
     Column("annotations", JSON, nullable=False),
@@ -176,7 +178,7 @@ actions = Table(
     Column("incident_id", ID, ForeignKey("incidents.incident_id"), nullable=False),
     Column("call_id", Integer, ForeignKey("llm_calls.call_id")),
     Column("kind", String(64), nullable=False),
-    Column("lane", String(64), nullable=False),
+    Column("lane", LANE, nullable=False),
     Column("reason", Text, nullable=False),
     Column("evidence", JSON, nullable=False),
     Column("approvals_needed", Integer, nullable=False),
@@ -231,7 +233,7 @@ outbox = Table(
 lane_status = Table(
     "lane_status",
     metadata,
-    Column("lane", String(64), primary_key=True),
+    Column("lane", LANE, primary_key=True),
     Column("watermark", UtcDateTime, nullable=False),
     Column("window_start", UtcDateTime, nullable=False),
     Column("window_end", UtcDateTime, nullable=False),
