@@ -37,6 +37,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/ingest_speed.py --json bench/results/ingest.json
 	$(BIN)/python bench/summary_speed.py --json bench/results/summary.json
 	$(BIN)/python bench/alert_storm.py --json bench/results/storm.json
+	$(BIN)/python bench/action_races.py --json bench/results/races.json
 	$(BIN)/python bench/write_report.py
 
 clean:

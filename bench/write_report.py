@@ -30,7 +30,9 @@ def _ms(q: dict[str, float]) -> str:
     return f"{q['p50_ms']:.1f} / {q['p99_ms']:.1f} / {q['max_ms']:.1f}"
 
 
-def render(validate: dict[str, Any], ingest: dict[str, Any], summary: dict[str, Any], storm: dict[str, Any]) -> str:
+def render(
+    validate: dict[str, Any], ingest: dict[str, Any], summary: dict[str, Any], storm: dict[str, Any], races: dict[str, Any]
+) -> str:
     cores = len(__import__("os").sched_getaffinity(0))
     lines = [
         "# Performance",
@@ -100,8 +102,36 @@ def render(validate: dict[str, Any], ingest: dict[str, Any], summary: dict[str, 
         "process, never in the server's.",
         "",
         *storm_section(storm),
+        *races_section(races),
     ]
     return "\n".join(lines)
+
+
+def races_section(races: dict[str, Any]) -> list[str]:
+    stores = [name for name in ("sqlite", "postgresql") if name in races]
+    rows = [
+        f"| {name} | {r['rounds']:,} | {', '.join(f'{k} {v}' for k, v in sorted(r['outcomes'].items()))} | "
+        f"{r['webhook_calls']:,} | **{r['double_executions']}** | {r['defects']} | {r['seconds']:.0f} s |"
+        for name in stores
+        for r in [races[name]]
+    ]
+    return [
+        "## Simultaneous votes (`bench/action_races.py`)",
+        "",
+        f"{races['rounds_per_store']:,} races per store on a bot with its slack-bolt app: each a new rollback suggestion, "
+        "then clicks signed as Slack signs them released at one instant, in four shapes in turn (an approval in, then "
+        "two approvers at once; an approval in, then an approve and a reject at once; an approve and a reject at once; "
+        "ten approvers at once). The action webhook, on loopback, counts calls per idempotency key; every action is "
+        "judged after the last race.",
+        "",
+        "| store | races | outcomes | webhook calls | double executions | other defects | took |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"Goal: {races['goal_double_executions']} double executions. Other defects: an action executed without a call, "
+        "called but not executed, rejected but called, or in a status outside the lifecycle.",
+        "",
+    ]
 
 
 def storm_section(storm: dict[str, Any]) -> list[str]:
@@ -148,7 +178,7 @@ def storm_section(storm: dict[str, Any]) -> list[str]:
 
 
 def main() -> None:
-    OUT.write_text(render(_load("validate"), _load("ingest"), _load("summary"), _load("storm")))
+    OUT.write_text(render(_load("validate"), _load("ingest"), _load("summary"), _load("storm"), _load("races")))
     print(f"wrote {OUT}", file=sys.stderr)
 
 

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
 
     action_webhook: str | None = Field(None, validation_alias="LANEKEEPER_ACTION_WEBHOOK")
     action_webhook_secret: SecretStr | None = Field(None, validation_alias="LANEKEEPER_ACTION_WEBHOOK_SECRET")
+    action_webhook_timeout: Duration = Field(timedelta(seconds=10), validation_alias="LANEKEEPER_ACTION_WEBHOOK_TIMEOUT")
 
     lane_label: str = Field("lane", min_length=1, validation_alias="LANEKEEPER_LANE_LABEL")
     status_window: Duration = Field(timedelta(minutes=30), validation_alias="LANEKEEPER_STATUS_WINDOW")
@@ -106,7 +107,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"matcher {item!r} is not label=value")
         return value
 
-    @field_validator("status_window", "group_interval", "repeat_interval", "llm_deadline")
+    @field_validator("status_window", "group_interval", "repeat_interval", "llm_deadline", "action_webhook_timeout")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from bot.approvals import ActionState, Approvals
+from bot.actions import Actions, ActionState
 from bot.config import Settings
 from bot.incidents import IncidentEngine, Notification, Routing
 from bot.incidents.engine import Clock, utcnow
@@ -29,12 +29,12 @@ from bot.lanes.worker import LiveWorker
 from bot.metrics import Metrics
 from bot.slack.blocks import action_message, action_purpose
 from bot.slack.outbox import Outbox, Pace
-from bot.slack.poster import Poster
+from bot.slack.poster import Poster, posted
 from bot.slack.queue import depth
 from bot.store.engine import make_engine, reading, upgrade
 from bot.store.events import EventStore
 from bot.summarize.service import Reporter
-from bot.wiring import load_policy, make_poster
+from bot.wiring import load_policy, make_approvers, make_executor, make_poster
 from validators.events import FeedPrice, kind_of
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,15 @@ class Bot:
         self.on_notify: list[Callable[[Notification], None]] = []
         poster = poster or make_poster(settings, self.engine, clock)
         self.outbox = Outbox(poster, self.engine, pace, metrics=self.metrics) if poster is not None else None
-        self.approvals = Approvals(self.engine, self.policy, settings, self.lane_status, clock)
+        self.actions = Actions(
+            self.engine,
+            self.policy,
+            lane_status=self.lane_status,
+            clock=clock,
+            executor=make_executor(settings),
+            approvers=make_approvers(settings, self.policy),
+            home=self._home,
+        )
         self.reporter = Reporter(
             settings,
             self.engine,
@@ -90,6 +98,8 @@ class Bot:
         if self.outbox is not None:
             self.outbox.start()  # sends what a crash left queued, too
         self.reporter.resume()  # summaries a crash cut short
+        for action in self.actions.sweep():  # webhook calls a crash cut short
+            self.post_action(action)
 
     def _rebuild_live(self) -> None:
         watermarks = self.events.watermarks()
@@ -137,6 +147,8 @@ class Bot:
     def tick(self) -> list[Notification]:
         """One round of background work: due notifications, lane status snapshot, gauges."""
         due = self.notify_due()
+        for action in self.actions.sweep():
+            self.post_action(action)
         now = self.clock()
         if self.ingestor.dirty.is_set() and (now - self._last_snapshot).total_seconds() >= SNAPSHOT_EVERY_S:
             self.ingestor.dirty.clear()
@@ -192,6 +204,11 @@ class Bot:
                 log.warning("background tick failed, retrying: %s", exc.orig)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), TICK_S)
+
+    def _home(self, action: ActionState) -> str | None:
+        """The channel id where an action's message was posted: votes count only there."""
+        found = posted(self.engine, action.incident_id, action_purpose(action.action_id))
+        return found[0] if found else None
 
     def post_action(self, action: ActionState) -> None:
         """A suggested action's message (with its buttons), posted or brought up to date."""

@@ -13,6 +13,7 @@ from prompts import proposal_schema
 from validators.policy import Policy, PolicyError, parse_policy
 
 if TYPE_CHECKING:
+    from bot.actions import Approvers, Executor
     from bot.slack.poster import SlackPoster
     from bot.summarize.llm import LlmClient
 
@@ -53,3 +54,25 @@ def make_poster(settings: Settings, engine: Engine, clock: Clock) -> SlackPoster
     return SlackPoster.connect(
         settings.slack_bot_token.get_secret_value(), settings.slack_api_url, settings.channel, engine, clock
     )
+
+
+def make_executor(settings: Settings) -> Executor:
+    """The action webhook when configured (signed, one call per action), else the runbook."""
+    from bot.actions import RUNBOOK, Webhook  # noqa: PLC0415 (httpx loads only where actions are used)
+
+    if settings.action_webhook is None or settings.action_webhook_secret is None:
+        return RUNBOOK
+    secret = settings.action_webhook_secret.get_secret_value()
+    return Webhook(settings.action_webhook, secret, settings.action_webhook_timeout.total_seconds())
+
+
+def make_approvers(settings: Settings, policy: Policy) -> Approvers:
+    """The policy's approvers; user groups are listed through Slack when it is configured."""
+    from bot.actions import Approvers, SlackDirectory  # noqa: PLC0415 (slack_sdk loads only where Slack is used)
+
+    directory = None
+    if settings.slack_bot_token is not None:
+        from slack_sdk import WebClient  # noqa: PLC0415
+
+        directory = SlackDirectory(WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url))
+    return Approvers(policy.approvers, directory)

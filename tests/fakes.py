@@ -150,6 +150,7 @@ class FakeSlack:
         self.failures: dict[str, list[Reply]] = {}
         self.slow: dict[str, float] = {}
         self.history: list[dict[str, Any]] = []  # every message in the channel, oldest first
+        self.groups: dict[str, list[str]] = {}  # user groups (usergroups.users.list): id -> members
         self.refused = 0  # calls answered with a failure
         self.ghosts = 0  # of those, posts stored before the failure answer
         self._outage: tuple[float, tuple[Reply, ...], dict[str, Iterator[Reply]]] | None = None
@@ -222,6 +223,9 @@ class FakeSlack:
                 "user": "lanekeeper",
                 "url": "https://x.slack.com/",
             }
+        if method == "usergroups.users.list":
+            members = self.groups.get(str(args.get("usergroup")))
+            return {"ok": True, "users": members} if members is not None else {"ok": False, "error": "no_such_subteam"}
         if method == "apps.connections.open":  # Socket Mode: a websocket nobody listens on
             return {"ok": True, "url": "ws://127.0.0.1:9/link"}
         if method == "files.getUploadURLExternal":
@@ -281,6 +285,23 @@ def slash_command(
         "trigger_id": trigger_id(),
     }
     return urlencode(form)
+
+
+def button_click(action_id: str, value: str, *, user: str, channel: str, response_url: str, reason: str | None = None) -> str:
+    """A block_actions payload's form body, as Slack posts a button click (with the reason
+    typed in the message's input block)."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0LANE"},
+        "user": {"id": user},
+        "channel": {"id": channel},
+        "container": {"type": "message", "channel_id": channel, "message_ts": "1700000000.000002"},
+        "trigger_id": trigger_id(),
+        "response_url": response_url,
+        "actions": [{"type": "button", "action_id": action_id, "block_id": f"action:{value}", "value": value}],
+        "state": {"values": {f"reason:{value}": {"lk_reason": {"type": "plain_text_input", "value": reason}}}},
+    }
+    return urlencode({"payload": json.dumps(payload)})
 
 
 _TRIGGERS = itertools.count(1)

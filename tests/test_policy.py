@@ -50,6 +50,10 @@ def test_the_example_policy_loads_in_order() -> None:
         ("- just a list", "must be a YAML mapping"),
         ("severity: {sev1: {failed: 1}}", "lanes: required key is missing"),
         (BASE + "severity: {}", "severity: at least one level, sev1, is required"),
+        (
+            BASE + "severity: {sev1: {failed: 1}}\napprovers: [U01ONCALL, '@alice']",
+            "approvers: '@alice' is not a Slack user id (U…, W…) or user group id (S…)",
+        ),
     ],
 )
 def test_a_malformed_policy_is_refused_with_one_line_naming_the_key(text: str, message: str) -> None:

@@ -13,7 +13,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from fakes import FakeOpenAI, FakeSlack, Reply, SlackCall, rollback_proposal, running, signed, slash_command, trigger_id
+from fakes import (
+    FakeOpenAI,
+    FakeSlack,
+    Reply,
+    SlackCall,
+    button_click,
+    rollback_proposal,
+    running,
+    signed,
+    slash_command,
+)
 from helpers import Stream, wait_for
 from PIL import Image
 from test_summaries import World, world_for
@@ -38,18 +48,7 @@ class Slack:
         return self.world.client.post("/slack/events", content=body, headers=signed(body, SECRET))
 
     def click(self, action_id: str, value: str, user: str, reason: str | None = None, channel: str = "C0INCIDENT") -> Any:
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T0LANE"},
-            "user": {"id": user},
-            "channel": {"id": channel},
-            "container": {"type": "message", "channel_id": channel, "message_ts": "1700000000.000002"},
-            "trigger_id": trigger_id(),
-            "response_url": self.respond_url,
-            "actions": [{"type": "button", "action_id": action_id, "block_id": f"action:{value}", "value": value}],
-            "state": {"values": {f"reason:{value}": {"lk_reason": {"type": "plain_text_input", "value": reason}}}},
-        }
-        body = urlencode({"payload": json.dumps(payload)})
+        body = button_click(action_id, value, user=user, channel=channel, response_url=self.respond_url, reason=reason)
         return self.world.client.post("/slack/events", content=body, headers=signed(body, SECRET))
 
     def responses(self) -> list[SlackCall]:
@@ -204,6 +203,11 @@ def test_incident_argument_errors_answer_with_usage(world: World, slack: Slack) 
 
 def suggested_action(world: World) -> str:
     world.open_incident()
+    return posted_action(world)
+
+
+def posted_action(world: World) -> str:
+    """The id of the first action message posted (its Approve button's value)."""
     messages = [c for c in world.slack.of("chat.postMessage") if any(b["type"] == "actions" for b in c.args["blocks"])]
     return str(messages[0].args["blocks"][-1]["elements"][0]["value"])
 
@@ -230,7 +234,7 @@ def test_two_distinct_approvers_approve_and_the_message_shows_who_and_when(world
     final = action_updates(world)[-1]
     assert "<@U01ONCALL>" in final
     assert "<@U02LEAD>" in final
-    assert "approved — execute per runbook" in final
+    assert "approved: no action webhook is configured, execute it per runbook" in final
     assert '"lk_approve"' not in final  # no buttons once decided
 
 
@@ -274,9 +278,10 @@ def test_rollback_command_suggests_or_says_exactly_why_not(world: World, slack: 
     world.open_incident()
     refused = slack.command("/rollback", "l1-eth").json()["text"]
     assert refused.startswith("No events seen for l1-eth") or "no trigger is met" in refused
-    suggested = slack.command("/rollback", "l2-arb").json()["text"]
-    assert suggested.startswith("Rollback of l2-arb suggested (act-")
-    assert "it needs 2 approvals." in suggested
+    ai_suggested = posted_action(world)  # the validated summary suggested one already
+    again = slack.command("/rollback", "l2-arb").json()["text"]
+    assert again.startswith("A rollback of l2-arb is already open in inc-")
+    assert f"({ai_suggested}, suggested): vote on its message." in again
 
 
 def test_an_approved_action_calls_the_webhook_signed_with_hmac(database_url: str) -> None:
@@ -293,19 +298,19 @@ def test_an_approved_action_calls_the_webhook_signed_with_hmac(database_url: str
             [call] = wait_for(lambda: fake.of("execute"))
             assert call.args == {
                 "action_id": action_id,
+                "idempotency_key": action_id,
                 "incident_id": call.args["incident_id"],
                 "kind": "rollback",
                 "lane": "l2-arb",
+                "approved_by": [ONCALL, LEAD],
             }
-            wait_for(lambda: "sent to the action webhook (200)" in (action_updates(world) or [""])[-1])  # noqa: B023
+            wait_for(lambda: "executed: the action webhook answered 200" in (action_updates(world) or [""])[-1])  # noqa: B023
 
 
 def test_the_webhook_signature_is_hmac_of_timestamp_and_body() -> None:
-    from bot.approvals import sign
-    from bot.config import Settings
+    from bot.actions import sign
 
-    settings = Settings(_env_file=None, action_webhook="http://x", action_webhook_secret="s3cret")  # type: ignore[call-arg]
-    headers = sign(b'{"a":1}', settings, now=1700000000)
+    headers = sign(b'{"a":1}', "s3cret", now=1700000000)
     expected = hmac.new(b"s3cret", b'1700000000.{"a":1}', hashlib.sha256).hexdigest()
     assert headers == {"X-Lanekeeper-Timestamp": "1700000000", "X-Lanekeeper-Signature": f"sha256={expected}"}
 

@@ -55,7 +55,7 @@ def test_a_complete_drill_ends_in_a_report_whose_times_are_right(world: World, s
     messages = [c for c in drill_calls(world) if c.method in ("chat.postMessage", "chat.update")]
     assert messages
     assert all(c.args["text"].startswith("[EXERCISE]") for c in messages)
-    assert any("approved — EXERCISE: nothing executes" in json.dumps(c.args, ensure_ascii=False) for c in messages)
+    assert any("approved: EXERCISE, nothing executes" in json.dumps(c.args, ensure_ascii=False) for c in messages)
     assert "ended" in in_drill(slack, "/tabletop", "status")["text"]
 
 

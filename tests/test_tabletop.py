@@ -93,7 +93,7 @@ def test_the_failure_spike_report_times_the_decisions_from_the_first_alert(drill
     assert rows["approve rollback l2-arb"][0] is not None
     assert rows["approve rollback l2-arb"][0].total_seconds() == 420  # the second approval at 21m
     assert [(who, decision) for _, who, decision, _ in log.approvals] == [("U01ONCALL", "approve"), ("U02LEAD", "approve")]
-    assert "approved — EXERCISE: nothing executes" in json.dumps(log.transcript, ensure_ascii=False)
+    assert "approved: EXERCISE, nothing executes" in json.dumps(log.transcript, ensure_ascii=False)
 
 
 def test_an_approver_who_never_came_is_an_escalation_gap(drills: dict[str, DrillLog]) -> None:

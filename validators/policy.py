@@ -101,6 +101,15 @@ class Policy(_Strict):
         """``approvers: S0123GROUP`` names one user group; lists name users or groups."""
         return [approvers] if isinstance(approvers, str) else approvers
 
+    @field_validator("approvers")
+    @classmethod
+    def _slack_ids(cls, approvers: list[str]) -> list[str]:
+        """A name (``alice``, ``@alice``) would match no click: nobody could ever approve."""
+        for entry in approvers:
+            if not re.fullmatch(r"[UWS][A-Z0-9]{2,}", entry):
+                raise ValueError(f"{entry!r} is not a Slack user id (U…, W…) or user group id (S…)")
+        return approvers
+
     @field_validator("links_allowed")
     @classmethod
     def _bare_hosts(cls, hosts: list[str]) -> list[str]:

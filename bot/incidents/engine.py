@@ -26,7 +26,8 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from bot.alerts import Alert
 from bot.incidents.rules import Routing
-from bot.store.tables import alerts, incidents, timeline
+from bot.incidents.timeline import record
+from bot.store.tables import alerts, incidents
 
 Clock = Callable[[], datetime]
 IncidentStatus = Literal["open", "mitigated", "resolved"]
@@ -261,7 +262,7 @@ class IncidentEngine:
     def _log(
         self, conn: Connection, incident_id: str, now: datetime, kind: str, detail: dict[str, Any], *, actor: str | None = None
     ) -> None:
-        conn.execute(insert(timeline).values(incident_id=incident_id, at=now, kind=kind, actor=actor, detail=detail))
+        record(conn, incident_id, now, kind, actor=actor, detail=detail)
 
     def set_status(self, incident_id: str, status: IncidentStatus, actor: str, note: str = "") -> None:
         """A person's lifecycle change (mitigated, resolved, or open again)."""

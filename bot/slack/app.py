@@ -11,6 +11,7 @@ acknowledged and not processed again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import OrderedDict
@@ -24,7 +25,7 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from bot.approvals import ApprovalError, Decision
+from bot.actions import ActionError, Ballot, Decision
 from bot.runtime import Bot
 from bot.slack import commands
 from bot.slack.blocks import APPROVE, REJECT, reason_of
@@ -116,7 +117,7 @@ def build_slack_app(bot: Bot) -> SlackApp | None:
     @app.event("app_mention")
     def mentioned(event: dict[str, Any], client: WebClient) -> None:
         """@lanekeeper in a channel: the commands, in a thread (a reply to a person, not an incident message)."""
-        text = "\n".join([commands.LANE_USAGE, commands.INCIDENT_USAGE, commands.ROLLBACK_USAGE, commands.TABLETOP_USAGE])
+        text = "\n".join([commands.LANE_USAGE, commands.INCIDENT_USAGE, commands.SUGGEST_USAGE, commands.TABLETOP_USAGE])
         client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"], text=text)
 
     return SlackApp(app, drills, SignatureVerifier(settings.slack_signing_secret.get_secret_value()))
@@ -165,10 +166,15 @@ def _commands(app: App, production: Bot, drills: LiveDrills) -> None:
     def incident(ack: Any, command: dict[str, Any]) -> None:
         _answer(ack, commands.incident(target(command["channel_id"]), command.get("text", "").split(), command["user_id"]))
 
-    @app.command("/rollback")
-    def rollback(ack: Any, command: dict[str, Any]) -> None:
-        bot = target(command["channel_id"])
-        _answer(ack, commands.rollback(bot, bot.approvals, command.get("text", "").split(), command["user_id"]))
+    def suggest(kind: str) -> Callable[..., None]:
+        def listener(ack: Any, command: dict[str, Any]) -> None:
+            words = command.get("text", "").split()
+            _answer(ack, commands.suggest(target(command["channel_id"]), kind, words, command["user_id"]))
+
+        return listener
+
+    for name, kind in commands.SUGGESTING.items():
+        app.command(name)(suggest(kind))
 
     @app.command("/tabletop")
     def tabletop(ack: Any, command: dict[str, Any]) -> None:
@@ -183,16 +189,18 @@ def _buttons(app: App, production: Bot, drills: LiveDrills) -> None:
     def vote(decision: Decision) -> Callable[..., None]:
         def lazy(body: dict[str, Any], respond: Any) -> None:
             action_id = body["actions"][0]["value"]
-            user_id = body["user"]["id"]
-            bot = drills.bot_for(body.get("channel", {}).get("id", "")) or production
+            channel = body.get("channel", {}).get("id", "")  # "" never matches: a click from nowhere counts nowhere
+            bot = drills.bot_for(channel) or production
+            ballot = Ballot(body["user"]["id"], decision, reason_of(body.get("state", {})))
             try:
-                state = bot.approvals.decide(action_id, user_id, decision, reason_of(body.get("state", {})))
-            except ApprovalError as exc:
+                state = bot.actions.vote(action_id, ballot, channel=channel)
+            except ActionError as exc:
                 respond(text=str(exc), response_type="ephemeral", replace_original=False)
+                with contextlib.suppress(ActionError):  # a decided action's message loses any stale buttons
+                    if (current := bot.actions.state(action_id)).status != "suggested":
+                        bot.post_action(current)
                 return
             bot.post_action(state)
-            if state.note:
-                respond(text=state.note, response_type="ephemeral", replace_original=False)
 
         return lazy
 

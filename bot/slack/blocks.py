@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.approvals import ActionState, Vote
+from bot.actions import ActionState, Vote
+from bot.actions.preconditions import KIND_NAMES
 from bot.lanes.live import LaneStatus
 from validators.facts import FACT_UNITS, LaneFacts, Unit
 from validators.policy import Policy
@@ -201,13 +202,14 @@ def action_purpose(action_id: str) -> str:
 
 
 def action_message(action: ActionState) -> Message:
-    """A suggested action with its buttons while it waits; who decided what, and when."""
+    """A suggested action with its buttons while it waits for votes; once decided, who
+    decided what and when, and what became of it, with no buttons left to click."""
     head = f"*Suggested: {escape(action.kind)} {escape(action.lane)}* ({action.incident_id}) — {escape(action.reason)}"
     approved = sum(1 for v in action.votes if v.decision == "approve")
     state = f"{action.status} · {approved} of {action.approvals_needed} approvals"
     blocks = [section(head), context_block(" · ".join([state, *map(_vote, action.votes)]))]
-    if action.note:
-        blocks.append(context_block(escape(action.note)))
+    if action.outcome:
+        blocks.append(section(f"*{escape(action.outcome)}*"))
     if action.status == "suggested":
         field = {"type": "plain_text_input", "action_id": REASON, "max_length": REASON_MAX}
         label = {"type": "plain_text", "text": "Why? (optional, shown with your vote)"}
@@ -216,4 +218,5 @@ def action_message(action: ActionState) -> Message:
         )
         buttons = [button("Approve", APPROVE, action.action_id, "primary"), button("Reject", REJECT, action.action_id, "danger")]
         blocks.append({"type": "actions", "block_id": f"action:{action.action_id}", "elements": buttons})
-    return Message(escape(f"Suggested {action.kind} {action.lane}: {action.status}"), blocks)
+    name = KIND_NAMES.get(action.kind, action.kind)
+    return Message(escape(f"Suggested {name} {action.lane}: {action.outcome or action.status}"), blocks)

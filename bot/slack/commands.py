@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.approvals import ApprovalError, Approvals
+from bot.actions import ActionError
+from bot.actions.preconditions import KIND_NAMES
 from bot.incidents import IncidentError
 from bot.incidents.views import list_incidents, show_incident
 from bot.runtime import Bot
@@ -40,7 +41,12 @@ TABLETOP_USAGE = (
     "`/tabletop list` · `/tabletop start SCENARIO [SPEED]` (SPEED: simulated seconds per real second, default 1) · "
     "`/tabletop status` · `/tabletop pause` · `/tabletop resume` · `/tabletop end` · `/tabletop help`"
 )
-ROLLBACK_USAGE = "`/rollback LANE` — a rollback suggestion for LANE now, or exactly why the policy does not allow one"
+SUGGESTING = {"/rollback": "rollback", "/reroute": "reroute", "/pause": "pause_lane"}
+"""Slash commands that suggest an action of the policy's kind (voted on like the AI's)."""
+SUGGEST_USAGE = (
+    "`/rollback LANE` · `/reroute LANE` · `/pause LANE` — suggest that action on LANE now, with Approve/Reject "
+    "buttons, or say exactly why the policy does not allow it"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,16 +110,20 @@ def incident(bot: Bot, words: list[str], user_id: str) -> Reply:
     return Reply(incident_detail(doc) if verb == "show" else incident_timeline(doc))
 
 
-def rollback(bot: Bot, approvals: Approvals, words: list[str], user_id: str) -> Reply:
+def suggest(bot: Bot, kind: str, words: list[str], user_id: str) -> Reply:
+    """``/rollback``, ``/reroute``, ``/pause``: a new suggestion (a new message with its
+    buttons) when the policy allows it on the live facts; else exactly why not."""
+    name = KIND_NAMES.get(kind, kind)
     if len(words) != 1 or words[0] == "help":
-        return usage("" if words == ["help"] else "`/rollback` needs exactly one lane.", ROLLBACK_USAGE)
+        return usage("" if words == ["help"] else f"`/{name}` needs exactly one lane.", SUGGEST_USAGE)
     try:
-        suggestion = approvals.suggest_rollback(words[0], user_id)
-    except ApprovalError as exc:
-        return Reply(plain(escape(str(exc))))  # it may quote what was typed
+        suggestion = bot.actions.suggest(kind, words[0], user_id)
+    except ActionError as exc:
+        reason = escape(str(exc))  # it may quote what was typed
+        return Reply(plain(reason[:1].upper() + reason[1:] + "."))
     bot.post_action(suggestion)
-    needs = f"it needs {suggestion.approvals_needed} approvals"
-    return Reply(plain(f"Rollback of {escape(words[0])} suggested ({suggestion.action_id}); {needs}."))
+    needs = f"it needs {suggestion.approvals_needed} approval{'s' if suggestion.approvals_needed != 1 else ''}"
+    return Reply(plain(f"{name.capitalize()} of {escape(words[0])} suggested ({suggestion.action_id}); {needs}."))
 
 
 def tabletop(drills: LiveDrills, words: list[str], channel_id: str, channel_name: str, user_id: str) -> Reply:

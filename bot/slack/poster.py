@@ -38,6 +38,17 @@ def metadata_of(incident_id: str, purpose: str) -> dict[str, Any]:
     return {"event_type": EVENT_TYPE, "event_payload": {"incident_id": incident_id, "purpose": purpose}}
 
 
+def posted(engine: Engine, incident_id: str, purpose: str) -> tuple[str, str] | None:
+    """(channel id, ts) of the message posted for this purpose (chat.update needs the id)."""
+    with reading(engine) as conn:
+        row = conn.execute(
+            select(slack_messages.c.channel, slack_messages.c.ts).where(
+                slack_messages.c.incident_id == incident_id, slack_messages.c.purpose == purpose
+            )
+        ).first()
+    return (row.channel, row.ts) if row is not None and row.ts is not None else None
+
+
 class Poster(Protocol):
     def post(self, incident_id: str, purpose: str, message: Message) -> None:
         """Post ``message`` once for (incident, purpose); later calls update it."""
@@ -60,19 +71,19 @@ class SlackPoster:
 
     def post(self, incident_id: str, purpose: str, message: Message) -> None:
         """Raises ``SlackApiError`` (with Slack's status and error) when Slack says no."""
-        posted = self._posted(incident_id, purpose)
-        if posted is None:
+        found = posted(self.engine, incident_id, purpose)
+        if found is None:
             answer = self.client.chat_postMessage(
                 channel=self.channel, text=message.text, blocks=message.blocks, metadata=metadata_of(incident_id, purpose)
             )
             self._remember(incident_id, purpose, str(answer["channel"]), str(answer["ts"]))
         else:
-            channel, ts = posted
+            channel, ts = found
             self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
             self._touch(incident_id, purpose)
 
     def is_posted(self, incident_id: str, purpose: str) -> bool:
-        return self._posted(incident_id, purpose) is not None
+        return posted(self.engine, incident_id, purpose) is not None
 
     def adopt(self, incident_id: str, purpose: str, since: datetime) -> bool:
         """Searches the channel's history (``conversations.history`` with metadata; scopes
@@ -113,16 +124,6 @@ class SlackPoster:
             return self.channel
         with reading(self.engine) as conn:
             return conn.scalar(select(slack_messages.c.channel).order_by(slack_messages.c.message_id.desc()).limit(1))
-
-    def _posted(self, incident_id: str, purpose: str) -> tuple[str, str] | None:
-        """(channel id, ts) of the message posted for this purpose (chat.update needs the id)."""
-        with reading(self.engine) as conn:
-            row = conn.execute(
-                select(slack_messages.c.channel, slack_messages.c.ts).where(
-                    slack_messages.c.incident_id == incident_id, slack_messages.c.purpose == purpose
-                )
-            ).first()
-        return (row.channel, row.ts) if row is not None and row.ts is not None else None
 
     def _remember(self, incident_id: str, purpose: str, channel_id: str, ts: str) -> None:
         now = self.clock()

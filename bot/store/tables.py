@@ -71,6 +71,9 @@ TERMINAL = text(f"kind IN ('{kind_of(SettlementFinalized)}', '{kind_of(Settlemen
 """Settlement-ending events, as SQL: the partial index's predicate and the queries that use
 it must be the same text, or SQLite does not use the index."""
 
+OPEN = text("status IN ('suggested', 'approved', 'executing')")
+"""Actions not yet finished (bot.actions.model.OPEN, as SQL for the partial unique index)."""
+
 events = Table(
     "events",
     metadata,
@@ -185,7 +188,12 @@ actions = Table(
     Column("status", String(32), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("decided_at", UtcDateTime),
+    Column("outcome", Text),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
     Index(None, "incident_id"),
+    # One open action of a kind per lane and incident: two open rollbacks could each be approved.
+    Index("uq_actions_open", "incident_id", "kind", "lane", unique=True, postgresql_where=OPEN, sqlite_where=OPEN),
 )
 
 approvals = Table(

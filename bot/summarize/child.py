@@ -12,16 +12,16 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
-from bot.approvals import suggested_state
+from bot.actions.records import insert_suggestion, note, suggested_state
 from bot.config import Settings
 from bot.processes import die_with_parent
 from bot.slack.blocks import action_message, action_purpose
 from bot.slack.queue import enqueue
 from bot.store.engine import make_engine, reading
 from bot.store.events import EventStore
-from bot.store.tables import actions, incidents
+from bot.store.tables import incidents
 from bot.summarize.loop import Summarizer
 from bot.summarize.render import summary_card
 from bot.wiring import load_policy, make_llm
@@ -91,15 +91,17 @@ def run(incident_id: str, *, queue: bool) -> Outcome:
     card = summary_card(result, _parts.policy)
     now = _utcnow()
     with engine.begin() as conn:
-        if result.suggested:
-            conn.execute(insert(actions), list(result.suggested))
+        # An action of a kind already open on its lane is not suggested again (one message, one vote).
+        fresh = [suggested_state(row) for row in result.suggested if insert_suggestion(conn, row)]
+        for action in fresh:
+            note(conn, action, now, "action.suggested", actor="lanekeeper", extra={"reason": action.reason})
         if queue:
             enqueue(conn, incident_id, CARD, card, now)
-            for row in result.suggested:
-                enqueue(conn, incident_id, action_purpose(row["action_id"]), action_message(suggested_state(row)), now)
+            for action in fresh:
+                enqueue(conn, incident_id, action_purpose(action.action_id), action_message(action), now)
         conn.execute(
             update(incidents)
             .where(incidents.c.incident_id == incident_id, incidents.c.summary_wanted_at == wanted)
             .values(summary_wanted_at=None)
         )
-    return Outcome(incident_id, result.proposal is not None, result.withheld, result.attempts, len(result.suggested))
+    return Outcome(incident_id, result.proposal is not None, result.withheld, result.attempts, len(fresh))

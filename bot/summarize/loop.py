@@ -18,9 +18,11 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, insert, update
 
+from bot.actions.lifecycle import suggestion_row
 from bot.incidents.engine import Clock
+from bot.incidents.timeline import record
 from bot.store.events import EventStore
-from bot.store.tables import incidents, llm_calls, timeline
+from bot.store.tables import incidents, llm_calls
 from bot.summarize.context import IncidentContext, load_context
 from bot.summarize.llm import Completion, LlmClient
 from bot.summarize.prompt import Prompt, build_prompt, reask
@@ -168,18 +170,17 @@ class Summarizer:
             spec = self.policy.actions[item["kind"]]
             key = f"{context.incident_id}|{call_id}|{item['kind']}|{item['lane']}"
             action_id = "act-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-            rows[action_id] = {
-                "action_id": action_id,
-                "incident_id": context.incident_id,
-                "call_id": call_id,
-                "kind": item["kind"],
-                "lane": item["lane"],
-                "reason": item["reason"],
-                "evidence": item["evidence"],
-                "approvals_needed": spec.approvals,
-                "status": "suggested",
-                "created_at": now,
-            }
+            rows[action_id] = suggestion_row(
+                action_id,
+                context.incident_id,
+                item["kind"],
+                item["lane"],
+                reason=item["reason"],
+                approvals=spec.approvals,
+                now=now,
+                evidence=item["evidence"],
+                call_id=call_id,
+            )
         return tuple(rows.values())
 
 
@@ -194,4 +195,4 @@ def _report(path: str, message: str) -> Report:
 
 
 def _note(conn: Connection, incident_id: str, clock: Clock, kind: str, detail: dict[str, Any]) -> None:
-    conn.execute(insert(timeline).values(incident_id=incident_id, at=clock(), kind=kind, actor="lanekeeper", detail=detail))
+    record(conn, incident_id, clock(), kind, actor="lanekeeper", detail=detail)

@@ -21,8 +21,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.actions import EXERCISE as EXERCISE_EXECUTOR
+from bot.actions import ActionError, Ballot
 from bot.alerts import Alert, parse_alertmanager
-from bot.approvals import ApprovalError
 from bot.config import Settings
 from bot.incidents import IncidentError
 from bot.incidents.views import newest_open_incident
@@ -154,7 +155,8 @@ class Drill:
             poster=Marked(target, EXERCISE) if exercise else target,
             pace=DRILL_PACE if poster is None else None,
         )
-        self.bot.approvals.exercise = exercise
+        if exercise:
+            self.bot.actions.executor = EXERCISE_EXECUTOR
         self.checker = Checker(self.bot.policy, proposal_schema())
         self.ready = threading.Event()
         """Set once the drill's bot is started (its store migrated): it may take commands."""
@@ -289,15 +291,15 @@ class Drill:
                 else:
                     self.bot.incidents.set_status(incident_id, "resolved", step.user)
                 self._decided(words[0], step.user, incident_id)
-            elif words[:2] == ["suggest", "rollback"] and len(words) == 3:
-                suggestion = self.bot.approvals.suggest_rollback(words[2], step.user)
+            elif words[0] == "suggest" and len(words) == 3:
+                suggestion = self.bot.actions.suggest(words[1], words[2], step.user)
                 self.bot.post_action(suggestion)
-                self.log.note(self.offset, "action.suggested", f"rollback {words[2]} ({suggestion.action_id})", step.user)
+                self.log.note(self.offset, "action.suggested", f"{words[1]} {words[2]} ({suggestion.action_id})", step.user)
             elif words[0] in ("approve", "reject") and len(words) == 3:
                 self._vote(step, words[0], words[1], words[2])
             else:
                 raise ValueError(f"unknown responder step {step.do!r}")
-        except (ApprovalError, IncidentError) as exc:
+        except (ActionError, IncidentError) as exc:
             self.log.refusals.append((self.offset, step.user, f"{step.do}: {exc}"))
             self.log.note(self.offset, "refused", f"{step.do}: {exc}", step.user)
 
@@ -307,8 +309,8 @@ class Drill:
                 select(actions.c.action_id).where(actions.c.kind == kind, actions.c.lane == lane, actions.c.status == "suggested")
             )
         if action_id is None:
-            raise ApprovalError(f"no suggested {kind} {lane} to {decision}")
-        state = self.bot.approvals.decide(action_id, step.user, "approve" if decision == "approve" else "reject")
+            raise ActionError(f"no suggested {kind} {lane} to {decision}")
+        state = self.bot.actions.vote(action_id, Ballot(step.user, "approve" if decision == "approve" else "reject"))
         self.bot.post_action(state)
         self.log.approvals.append((self.offset, step.user, decision, f"{kind} {lane}"))
         self.log.note(self.offset, f"action.{decision}", f"{kind} {lane}: {state.status}", step.user)

@@ -106,7 +106,7 @@ class ResponderStep(_Strict):
     at: Offset
     user: str
     do: str
-    """``ack``, ``resolve``, ``suggest rollback LANE``, ``approve KIND LANE`` or ``reject KIND LANE``."""
+    """``ack``, ``resolve``, ``suggest KIND LANE``, ``approve KIND LANE`` or ``reject KIND LANE``."""
 
 
 class Scenario(_Strict):

@@ -1,0 +1,28 @@
+"""Actions: suggested, voted on, decided and executed, each step a compare-and-set in the store."""
+
+from bot.actions.approvers import Approvers, Directory, DirectoryError, SlackDirectory
+from bot.actions.lifecycle import Actions
+from bot.actions.model import OPEN, UNKNOWN_OUTCOME, ActionError, ActionState, Ballot, Decision, Status, Vote
+from bot.actions.webhook import EXERCISE, RUNBOOK, Executor, Outcome, Webhook, sign
+
+__all__ = [
+    "EXERCISE",
+    "OPEN",
+    "RUNBOOK",
+    "UNKNOWN_OUTCOME",
+    "ActionError",
+    "ActionState",
+    "Actions",
+    "Approvers",
+    "Ballot",
+    "Decision",
+    "Directory",
+    "DirectoryError",
+    "Executor",
+    "Outcome",
+    "SlackDirectory",
+    "Status",
+    "Vote",
+    "Webhook",
+    "sign",
+]
