@@ -17,9 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from bot.actions import Actions, ActionState
+from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.incidents import IncidentEngine, Notification, Routing
-from bot.incidents.engine import Clock, utcnow
+from bot.incidents.desk import Desk
 from bot.incidents.views import open_count
 from bot.ingest.events import EventIngestor
 from bot.ingest.nats import BatchOutcome, NatsConfigError, NatsConsumer, NatsSource
@@ -64,6 +65,7 @@ class Bot:
             inhibit_equal=settings.inhibit_equal,
         )
         self.incidents = IncidentEngine(self.engine, routing, clock)
+        self.desk = Desk(self.engine, self.incidents)
         self.on_notify: list[Callable[[Notification], None]] = []
         poster = poster or make_poster(settings, self.engine, clock)
         self.outbox = Outbox(poster, self.engine, pace, metrics=self.metrics) if poster is not None else None

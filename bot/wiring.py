@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from bot.clock import Clock
 from bot.config import Settings, SettingsError
-from bot.incidents.engine import Clock
 from prompts import proposal_schema
 from validators.policy import Policy, PolicyError, parse_policy
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.slack.commands import SUGGESTING
+from bot.chatops.commands import SUGGESTING
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = (ROOT / "docs" / "slack.md").read_text()

@@ -14,7 +14,7 @@ import pytest
 from fakes import FakeSlack, Reply, running
 from sqlalchemy import Engine, insert
 
-from bot.incidents.engine import utcnow
+from bot.clock import utcnow
 from bot.slack.blocks import Message
 from bot.slack.outbox import Outbox, Pace
 from bot.slack.poster import SlackPoster

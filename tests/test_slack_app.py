@@ -28,7 +28,7 @@ from helpers import Stream, wait_for
 from PIL import Image
 from test_summaries import World, world_for
 
-from bot.slack.heatmap import size_of
+from bot.chatops.heatmap import size_of
 
 SECRET = "signing-secret-for-tests"
 ONCALL, LEAD, STRANGER = "U01ONCALL", "U02LEAD", "U99NOBODY"

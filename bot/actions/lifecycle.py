@@ -24,6 +24,7 @@ from bot.actions.approvers import Approvers
 from bot.actions.model import UNKNOWN_OUTCOME, ActionError, ActionState, Ballot, Status
 from bot.actions.preconditions import justify
 from bot.actions.webhook import Executor
+from bot.clock import Clock
 from bot.incidents.views import newest_open_incident
 from bot.lanes.window import LaneStatus
 from bot.store.engine import reading
@@ -48,7 +49,7 @@ class Actions:
         policy: Policy,
         *,
         lane_status: Callable[[], Mapping[str, LaneStatus]],
-        clock: Callable[[], datetime],
+        clock: Clock,
         executor: Executor,
         approvers: Approvers,
         home: Callable[[ActionState], str | None] = lambda _: None,

@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from bot.alerts import Alert, PayloadError, parse_alertmanager, parse_grafana, parse_pagerduty, verify_pagerduty_signature
+from bot.chatops.app import SlackApp, build_slack_app, connect_socket_mode
 from bot.http import openapi
 from bot.http.body import BodyTooLarge, read_body, stream_body
 from bot.incidents import IncidentError
@@ -33,7 +34,6 @@ from bot.incidents.views import list_incidents, show_incident
 from bot.lanes.snapshot import describe
 from bot.lanes.worker import LiveStatusError
 from bot.runtime import Bot
-from bot.slack.app import SlackApp, build_slack_app, connect_socket_mode
 
 log = logging.getLogger(__name__)
 Parser = Callable[[bytes, str], list[Alert]]

@@ -17,26 +17,22 @@ Rules that Alertmanager leaves to the receiver, decided here:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from bot.alerts import Alert
+from bot.clock import Clock, utcnow
 from bot.incidents.rules import Routing
 from bot.incidents.timeline import record
 from bot.store.tables import alerts, incidents
 
-Clock = Callable[[], datetime]
 IncidentStatus = Literal["open", "mitigated", "resolved"]
 STATUSES: tuple[IncidentStatus, ...] = ("open", "mitigated", "resolved")
 _PG_ALERTS_LOCK = 0x4C4B414C  # "LKAL": replicas file alerts one transaction at a time
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class IncidentError(ValueError):

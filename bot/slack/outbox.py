@@ -27,7 +27,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot.incidents.engine import utcnow
+from bot.clock import utcnow
 from bot.metrics import Metrics
 from bot.slack.blocks import Message
 from bot.slack.poster import Poster

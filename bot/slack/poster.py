@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.incidents.engine import Clock
+from bot.clock import Clock
 from bot.slack.blocks import Message, context_block
 from bot.store.engine import reading
 from bot.store.tables import slack_messages

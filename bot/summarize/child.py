@@ -18,12 +18,12 @@ from bot.actions.records import insert_suggestion, note, suggested_state
 from bot.config import Settings
 from bot.processes import die_with_parent
 from bot.slack.blocks import action_message, action_purpose
+from bot.slack.cards import summary_card
 from bot.slack.queue import enqueue
 from bot.store.engine import make_engine, reading
 from bot.store.events import EventStore
 from bot.store.tables import incidents
 from bot.summarize.loop import Summarizer
-from bot.summarize.render import summary_card
 from bot.wiring import load_policy, make_llm
 from prompts import proposal_schema
 from validators.check import Checker

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, insert, update
 
 from bot.actions.lifecycle import suggestion_row
-from bot.incidents.engine import Clock
+from bot.clock import Clock
 from bot.incidents.timeline import record
 from bot.store.events import EventStore
 from bot.store.tables import incidents, llm_calls

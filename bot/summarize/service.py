@@ -21,11 +21,11 @@ from bot.config import Settings
 from bot.incidents import Notification
 from bot.lanes.live import LaneStatus
 from bot.processes import CONTEXT
+from bot.slack.cards import Card, facts_card
 from bot.slack.outbox import Outbox
 from bot.store.engine import reading
 from bot.store.tables import alerts, incidents
 from bot.summarize import child
-from bot.summarize.render import Card, facts_card
 from bot.wiring import llm_configured
 from validators.policy import Policy
 

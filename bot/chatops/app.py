@@ -1,4 +1,6 @@
-"""The slack-bolt app: slash commands and the Approve/Reject buttons, thin around the rest.
+"""The slack-bolt app: what people send (slash commands, buttons, mentions), thin around
+the rest: each listener parses, hands the narrow part of the bot it concerns to
+``commands`` or ``interactions``, and answers.
 
 Bolt checks every request's signature and timestamp (a bad or stale one gets 401); a
 request whose signature was seen already (a replay inside bolt's five-minute timestamp
@@ -11,7 +13,6 @@ acknowledged and not processed again.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections import OrderedDict
@@ -25,11 +26,11 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from bot.actions import ActionError, Ballot, Decision
+from bot.chatops import commands, interactions
+from bot.chatops.heatmap import HeatmapError, draw
 from bot.runtime import Bot
-from bot.slack import commands
-from bot.slack.blocks import APPROVE, REJECT, reason_of
-from bot.slack.heatmap import HeatmapError, upload_heatmap
+from bot.slack.blocks import APPROVE, REJECT
+from bot.slack.uploads import upload
 from bot.tabletop.live import LiveDrills
 
 log = logging.getLogger(__name__)
@@ -149,27 +150,33 @@ def _commands(app: App, production: Bot, drills: LiveDrills) -> None:
         if words and words[0] == "heatmap":
             ack(text="Rendering the heatmap…", response_type="ephemeral")
             return
-        _answer(ack, commands.lane(target(command["channel_id"]), words))
+        bot = target(command["channel_id"])
+        _answer(ack, commands.lane(bot.lane_status(), bot.policy, words))
 
     def lane_heatmap(command: dict[str, Any], client: WebClient, respond: Any) -> None:
         words = command.get("text", "").split()
         if not words or words[0] != "heatmap":
             return
+        bot = target(command["channel_id"])
         try:
-            upload_heatmap(target(command["channel_id"]), client, command["channel_id"], words[1:])
+            picture = draw(bot.lane_status(), bot.events, words[1:])
         except HeatmapError as exc:
             respond(text=f"{exc}\n{commands.LANE_USAGE}", response_type="ephemeral")
+            return
+        upload(client, command["channel_id"], picture.png, "lane-heatmap.png", picture.title)
 
     app.command("/lane")(ack=lane_ack, lazy=[lane_heatmap])
 
     @app.command("/incident")
     def incident(ack: Any, command: dict[str, Any]) -> None:
-        _answer(ack, commands.incident(target(command["channel_id"]), command.get("text", "").split(), command["user_id"]))
+        desk = target(command["channel_id"]).desk
+        _answer(ack, commands.incident(desk, command.get("text", "").split(), command["user_id"]))
 
     def suggest(kind: str) -> Callable[..., None]:
         def listener(ack: Any, command: dict[str, Any]) -> None:
             words = command.get("text", "").split()
-            _answer(ack, commands.suggest(target(command["channel_id"]), kind, words, command["user_id"]))
+            bot = target(command["channel_id"])
+            _answer(ack, commands.suggest(bot.actions, bot.post_action, kind, words, command["user_id"]))
 
         return listener
 
@@ -186,23 +193,10 @@ def _buttons(app: App, production: Bot, drills: LiveDrills) -> None:
     def acknowledge(ack: Any) -> None:
         ack()
 
-    def vote(decision: Decision) -> Callable[..., None]:
-        def lazy(body: dict[str, Any], respond: Any) -> None:
-            action_id = body["actions"][0]["value"]
-            channel = body.get("channel", {}).get("id", "")  # "" never matches: a click from nowhere counts nowhere
-            bot = drills.bot_for(channel) or production
-            ballot = Ballot(body["user"]["id"], decision, reason_of(body.get("state", {})))
-            try:
-                state = bot.actions.vote(action_id, ballot, channel=channel)
-            except ActionError as exc:
-                respond(text=str(exc), response_type="ephemeral", replace_original=False)
-                with contextlib.suppress(ActionError):  # a decided action's message loses any stale buttons
-                    if (current := bot.actions.state(action_id)).status != "suggested":
-                        bot.post_action(current)
-                return
-            bot.post_action(state)
+    def vote(body: dict[str, Any], respond: Any) -> None:
+        channel = body.get("channel", {}).get("id", "")  # "" never matches: a click from nowhere counts nowhere
+        bot = drills.bot_for(channel) or production
+        interactions.vote(bot.actions, bot.post_action, body, channel, respond)
 
-        return lazy
-
-    app.action(APPROVE)(ack=acknowledge, lazy=[vote("approve")])
-    app.action(REJECT)(ack=acknowledge, lazy=[vote("reject")])
+    app.action(APPROVE)(ack=acknowledge, lazy=[vote])
+    app.action(REJECT)(ack=acknowledge, lazy=[vote])

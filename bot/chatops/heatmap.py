@@ -12,15 +12,16 @@ import io
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from PIL import Image, ImageDraw, ImageFont
-from slack_sdk import WebClient
 
 from bot.config import parse_duration
-from bot.runtime import Bot
+from bot.lanes.window import LaneStatus
 from bot.slack.blocks import escape, plain_text, quoted
+from bot.store.events import EventStore
 from validators.events import Event, SettlementConfirmed, SettlementFinalized, SettlementSubmitted, kind_of
 
 COLUMNS = 60
@@ -126,14 +127,19 @@ def size_of(lanes: int) -> tuple[int, int]:
     return LABEL_W + COLUMNS * CELL_W + 10, HEADER_H + lanes * len(HOPS) * CELL_H + FOOTER_H
 
 
-def upload_heatmap(bot: Bot, client: WebClient, channel_id: str, words: list[str]) -> None:
-    statuses = bot.lane_status()
+@dataclass(frozen=True, slots=True)
+class Picture:
+    png: bytes
+    title: str
+
+
+def draw(statuses: Mapping[str, LaneStatus], events: EventStore, words: list[str]) -> Picture:
+    """The heatmap ``/lane heatmap WORDS`` asks for; ``HeatmapError`` saying why not."""
     if not statuses:
         raise HeatmapError("No settlement events seen yet: nothing to draw.")
     lanes, window = parse_args(words, sorted(statuses))
     end = max(statuses[lane].watermark for lane in lanes)
     start = end - window
-    events = bot.events.between(start - timedelta(hours=1), end + timedelta(microseconds=1), lanes=lanes, kinds=_KINDS)
-    png = render(build_grid(events, lanes, start, end))
-    title = plain_text(f"Settlement latency, {', '.join(lanes)}, {start:%H:%M}-{end:%H:%M} UTC")
-    client.files_upload_v2(channel=channel_id, file=png, filename="lane-heatmap.png", title=title)
+    found = events.between(start - timedelta(hours=1), end + timedelta(microseconds=1), lanes=lanes, kinds=_KINDS)
+    png = render(build_grid(found, lanes, start, end))
+    return Picture(png, plain_text(f"Settlement latency, {', '.join(lanes)}, {start:%H:%M}-{end:%H:%M} UTC"))

@@ -7,26 +7,19 @@ wrong. Replies are ephemeral (only the person who asked sees them) unless they a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bot.actions import ActionError
+from bot.actions import ActionError, Actions, ActionState
 from bot.actions.preconditions import KIND_NAMES
+from bot.chatops.views import incident_detail, incident_timeline, incidents_list, lane_detail, lanes_overview
 from bot.incidents import IncidentError
-from bot.incidents.views import list_incidents, show_incident
-from bot.runtime import Bot
-from bot.slack.blocks import (
-    Message,
-    escape,
-    incident_detail,
-    incident_timeline,
-    incidents_list,
-    lane_detail,
-    lanes_overview,
-    plain,
-    quoted,
-)
+from bot.incidents.desk import Desk
+from bot.lanes.window import LaneStatus
+from bot.slack.blocks import Message, escape, plain, quoted
 from bot.tabletop.live import DrillError, LiveDrills
 from bot.tabletop.scenario import bundled
+from validators.policy import Policy
 
 LANE_USAGE = (
     "`/lane status [LANE] [post]` — every lane at a glance, or one lane in detail (`post` shows it to the channel)\n"
@@ -59,7 +52,7 @@ def usage(problem: str, text: str) -> Reply:
     return Reply(plain(f"{problem}\n{text}" if problem else text))
 
 
-def lane(bot: Bot, words: list[str]) -> Reply:
+def lane(statuses: Mapping[str, LaneStatus], policy: Policy, words: list[str]) -> Reply:
     """``/lane status``; ``heatmap`` is answered by the lazy listener (it uploads a file)."""
     if not words or words[0] == "help":
         return usage("", LANE_USAGE)
@@ -70,16 +63,15 @@ def lane(bot: Bot, words: list[str]) -> Reply:
     rest = [w for w in rest if w != "post"]
     if len(rest) > 1:
         return usage("`/lane status` takes at most one lane.", LANE_USAGE)
-    statuses = bot.lane_status()
     if not rest:
-        return Reply(lanes_overview(statuses, bot.policy), post)
+        return Reply(lanes_overview(dict(statuses), policy), post)
     if rest[0] not in statuses:
         known = ", ".join(sorted(statuses)) or "none yet"
         return usage(f"No events seen for lane {quoted(rest[0])} (lanes with status: {escape(known)}).", LANE_USAGE)
-    return Reply(lane_detail(statuses[rest[0]], bot.policy), post)
+    return Reply(lane_detail(statuses[rest[0]], policy), post)
 
 
-def incident(bot: Bot, words: list[str], user_id: str) -> Reply:
+def incident(desk: Desk, words: list[str], user_id: str) -> Reply:
     if not words or words[0] == "help":
         return usage("", INCIDENT_USAGE)
     verb, rest = words[0], words[1:]
@@ -89,7 +81,7 @@ def incident(bot: Bot, words: list[str], user_id: str) -> Reply:
             return usage(
                 f"`/incident list` takes one of open, mitigated, resolved, all (got {quoted(' '.join(rest))}).", INCIDENT_USAGE
             )
-        rows = list_incidents(bot.engine, None if status == "all" else status, 20)
+        rows = desk.list(None if status == "all" else status, 20)
         return Reply(incidents_list([r.as_json() for r in rows]))
     if verb not in ("show", "timeline", "ack", "resolve"):
         return usage(f"Unknown subcommand {quoted(verb)}.", INCIDENT_USAGE)
@@ -98,30 +90,30 @@ def incident(bot: Bot, words: list[str], user_id: str) -> Reply:
     incident_id = rest[0]
     try:
         if verb == "ack":
-            bot.incidents.ack(incident_id, user_id)
+            desk.ack(incident_id, user_id)
             return Reply(plain(f"{incident_id} acknowledged by <@{user_id}>."), in_channel=True)
         if verb == "resolve":
-            bot.incidents.set_status(incident_id, "resolved", user_id)
+            desk.resolve(incident_id, user_id)
             return Reply(plain(f"{incident_id} resolved by <@{user_id}>."), in_channel=True)
-        doc = show_incident(bot.engine, incident_id).as_json()
+        doc = desk.show(incident_id).as_json()
     except IncidentError as exc:  # an unknown id or a state that forbids it: said plainly, no usage
         reason = escape(str(exc))  # it may quote what was typed
         return Reply(plain(reason[:1].upper() + reason[1:] + "."))
     return Reply(incident_detail(doc) if verb == "show" else incident_timeline(doc))
 
 
-def suggest(bot: Bot, kind: str, words: list[str], user_id: str) -> Reply:
+def suggest(actions: Actions, post: Callable[[ActionState], None], kind: str, words: list[str], user_id: str) -> Reply:
     """``/rollback``, ``/reroute``, ``/pause``: a new suggestion (a new message with its
     buttons) when the policy allows it on the live facts; else exactly why not."""
     name = KIND_NAMES.get(kind, kind)
     if len(words) != 1 or words[0] == "help":
         return usage("" if words == ["help"] else f"`/{name}` needs exactly one lane.", SUGGEST_USAGE)
     try:
-        suggestion = bot.actions.suggest(kind, words[0], user_id)
+        suggestion = actions.suggest(kind, words[0], user_id)
     except ActionError as exc:
         reason = escape(str(exc))  # it may quote what was typed
         return Reply(plain(reason[:1].upper() + reason[1:] + "."))
-    bot.post_action(suggestion)
+    post(suggestion)
     needs = f"it needs {suggestion.approvals_needed} approval{'s' if suggestion.approvals_needed != 1 else ''}"
     return Reply(plain(f"{name.capitalize()} of {escape(words[0])} suggested ({suggestion.action_id}); {needs}."))
 
