@@ -28,6 +28,7 @@ from bot.lanes import snapshot
 from bot.lanes.live import LaneStatus
 from bot.lanes.worker import LiveWorker
 from bot.metrics import Metrics
+from bot.slack import thread
 from bot.slack.blocks import action_message, action_purpose
 from bot.slack.outbox import Outbox, Pace
 from bot.slack.poster import Poster, posted
@@ -65,7 +66,6 @@ class Bot:
             inhibit_equal=settings.inhibit_equal,
         )
         self.incidents = IncidentEngine(self.engine, routing, clock)
-        self.desk = Desk(self.engine, self.incidents)
         self.on_notify: list[Callable[[Notification], None]] = []
         poster = poster or make_poster(settings, self.engine, clock)
         self.outbox = Outbox(poster, self.engine, pace, metrics=self.metrics) if poster is not None else None
@@ -85,8 +85,10 @@ class Bot:
             self.outbox,
             lane_status=self.lane_status,
             debounce=settings.summary_debounce,
+            clock=clock,
         )
         self.on_notify.append(self.reporter.notify)
+        self.desk = Desk(self.engine, self.incidents, self.events, self.policy, clock, changed=self.reporter.redraw)
         self._last_snapshot = datetime.min.replace(tzinfo=clock().tzinfo)
 
     def start(self) -> None:
@@ -151,6 +153,8 @@ class Bot:
         due = self.notify_due()
         for action in self.actions.sweep():
             self.post_action(action)
+        if self.outbox is not None and thread.tell(self.engine, self.clock()):
+            self.outbox.wake()
         now = self.clock()
         if self.ingestor.dirty.is_set() and (now - self._last_snapshot).total_seconds() >= SNAPSHOT_EVERY_S:
             self.ingestor.dirty.clear()
@@ -215,7 +219,8 @@ class Bot:
     def post_action(self, action: ActionState) -> None:
         """A suggested action's message (with its buttons), posted or brought up to date."""
         if self.outbox is not None:
-            self.outbox.send(action.incident_id, action_purpose(action.action_id), action_message(action))
+            message = action_message(action, self.policy.runbook(action.lane, action.kind))
+            self.outbox.send(action.incident_id, action_purpose(action.action_id), message)
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every scheduled summary ran and every Slack message went out (tests,

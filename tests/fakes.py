@@ -205,13 +205,15 @@ class FakeSlack:
     def _answer(self, method: str, args: dict[str, Any], ts: str) -> dict[str, Any]:
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
-        if method == "conversations.history":
+        if method in ("conversations.history", "conversations.replies"):
+            # history: the channel's top-level messages; replies: one thread's, its parent first
             oldest = float(args.get("oldest") or 0)
             with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+            thread = args.get("ts") if method == "conversations.replies" else None
             found = [
                 {k: v for k, v in m.items() if k != "metadata" or with_metadata}
-                for m in reversed(self.history)
-                if float(m["ts"]) >= oldest
+                for m in (self.history if thread else reversed(self.history))
+                if float(m["ts"]) >= oldest and (m.get("thread_ts") == thread or (thread and m["ts"] == thread))
             ]
             return {"ok": True, "messages": found, "has_more": False}
         if method == "auth.test":
@@ -236,7 +238,9 @@ class FakeSlack:
         channel = str(args.get("channel", ""))
         channel = channel if channel.startswith("C") else "C0INCIDENT"  # names resolve to an id
         if method == "chat.postMessage":
-            self.history.append({"type": "message", "ts": ts, "text": args.get("text"), "metadata": args.get("metadata")})
+            message = {"type": "message", "ts": ts, "text": args.get("text"), "metadata": args.get("metadata")}
+            thread = args.get("thread_ts")
+            self.history.append(message | ({"thread_ts": thread} if thread else {}))
         return {"ok": True, "channel": channel, "ts": ts}
 
     def owners(self) -> list[tuple[str, str]]:

@@ -22,6 +22,22 @@ T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 WINDOW = Window(T0, T0 + timedelta(minutes=30))
 
 
+class EventClock:
+    """The bot's clock in a world of March events: it starts at ``start`` and runs with the
+    wall clock from there (the outbox and bolt still wait real time); ``advance`` jumps, as
+    an hour passing in the scenario would. Without it, March's events read as silent for
+    months, which is what a bot whose clock says December should say."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start, self._origin, self._skip = start, time.monotonic(), timedelta(0)
+
+    def __call__(self) -> datetime:
+        return self.start + self._skip + timedelta(seconds=time.monotonic() - self._origin)
+
+    def advance(self, seconds: float) -> None:
+        self._skip += timedelta(seconds=seconds)
+
+
 def at(seconds: float) -> str:
     """An RFC 3339 UTC stamp ``seconds`` after 14:00Z."""
     return (T0 + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine, text
 
+from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.runtime import Bot
 from bot.store.engine import make_engine, upgrade
@@ -80,8 +81,8 @@ def empty(engine: Engine) -> None:
             conn.execute(text(f"DELETE FROM {table.name}"))
 
 
-def running(database_url: str, **settings: Any) -> Bot:
+def running(database_url: str, clock: Clock = utcnow, **settings: Any) -> Bot:
     """A started bot on ``database_url``; no ``.env`` is read, only what the test sets."""
-    bot = Bot(Settings(_env_file=None, database_url=database_url, **settings))  # type: ignore[call-arg]
+    bot = Bot(Settings(_env_file=None, database_url=database_url, **settings), clock)  # type: ignore[call-arg]
     bot.start()
     return bot

@@ -46,7 +46,9 @@ def open_incident(server: ServerProcess) -> str:
 def summarized(slack: FakeSlack) -> bool:
     """The card was edited into the validated summary and the suggested action posted."""
     updates = [json.dumps(c.args["blocks"]) for c in slack.of("chat.update")]
-    return any("Suggested (needs approval)" in u for u in updates) and any(p.startswith("action:") for _, p in slack.owners())
+    return any("Suggested (needs approval, in the thread)" in u for u in updates) and any(
+        p.startswith("action:") for _, p in slack.owners()
+    )
 
 
 def assert_each_message_once(slack: FakeSlack, incident: str) -> None:

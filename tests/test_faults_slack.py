@@ -40,8 +40,8 @@ def engine(store_engine: Engine) -> Engine:
             insert(incidents),
             [
                 {
-                    "incident_id": f"inc-{i}", "group_key": f"g{i}", "lanes": ["l2-arb"], "status": "open", "title": "t",
-                    "opened_at": NOW, "updated_at": NOW, "first_alert_at": NOW, "pending_change": False,
+                    "incident_id": f"inc-{i}", "number": i + 1, "group_key": f"g{i}", "lanes": ["l2-arb"], "status": "open",
+                    "title": "t", "opened_at": NOW, "updated_at": NOW, "first_alert_at": NOW, "pending_change": False,
                 }
                 for i in range(10)
             ],

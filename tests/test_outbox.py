@@ -34,7 +34,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         for i in range(20):
             conn.execute(
                 insert(incidents).values(
-                    incident_id=f"inc-{i}", group_key=f"g{i}", lanes=["l2-arb"], status="open", title="t",
+                    incident_id=f"inc-{i}", number=i + 1, group_key=f"g{i}", lanes=["l2-arb"], status="open", title="t",
                     opened_at=NOW, updated_at=NOW, first_alert_at=NOW, pending_change=False,
                 )
             )  # fmt: skip

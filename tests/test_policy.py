@@ -51,6 +51,16 @@ def test_the_example_policy_loads_in_order() -> None:
         ("severity: {sev1: {failed: 1}}", "lanes: required key is missing"),
         (BASE + "severity: {}", "severity: at least one level, sev1, is required"),
         (
+            BASE + "severity: {sev1: {failed: 1}}\nlinks_allowed: [runbooks.example.com]\n"
+            "runbooks: {lanes: {l2-arb: 'https://evil.example.net/l2'}}",
+            "runbooks.lanes.l2-arb: 'https://evil.example.net/l2' must be an http(s) URL on a host in links_allowed",
+        ),
+        (
+            BASE + "severity: {sev1: {failed: 1}}\nrunbooks: {actions: {rollback: 'https://x.example.com'}}",
+            "runbooks.actions.rollback: not one of the policy's actions",
+        ),
+        (BASE + "severity: {sev1: {failed: 1}}\nsilent_after_s: 0", "silent_after_s: input should be greater than 0"),
+        (
             BASE + "severity: {sev1: {failed: 1}}\napprovers: [U01ONCALL, '@alice']",
             "approvers: '@alice' is not a Slack user id (U…, W…) or user group id (S…)",
         ),
@@ -82,3 +92,14 @@ def test_absent_facts_meet_no_threshold_and_count_as_healthy() -> None:
     policy = parse_policy(BASE + "severity: {sev1: {finality_p99_s: 1}}\nhealthy: {feed_divergence_bps_max: 1}")
     assert policy.severity_of([("l1-eth", LaneFacts())])[0] == "sev2"
     assert policy.unhealthy_because("l1-eth", LaneFacts()) == []
+
+
+def test_runbooks_name_a_page_per_lane_and_per_action_kind() -> None:
+    policy = parse_policy(
+        BASE + "severity: {sev1: {failed: 1}}\nactions: {rollback: {}}\nlinks_allowed: [runbooks.example.com]\n"
+        "runbooks: {lanes: {l2-arb: 'https://runbooks.example.com/l2-arb'}, actions: {rollback: 'https://runbooks.example.com/rb'}}"
+    )
+    assert policy.runbook(lane="l2-arb") == "https://runbooks.example.com/l2-arb"
+    assert policy.runbook(lane="l2-arb", action="rollback") == "https://runbooks.example.com/rb"
+    assert policy.runbook(lane="l1-eth") is None
+    assert policy.silent_after_s == 300

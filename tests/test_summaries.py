@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fakes import FakeOpenAI, FakeSlack, Reply, answer, error, honest_proposal, read_prompt, rollback_proposal, running
 from fastapi.testclient import TestClient
-from helpers import T0, Stream
+from helpers import T0, EventClock, Stream
 from sqlalchemy import select
 from stores import running as running_bot
 
@@ -70,6 +70,7 @@ class World:
     client: TestClient
     llm: FakeOpenAI
     slack: FakeSlack
+    clock: EventClock
 
     def open_incident(self, summary: str = "l2-arb failures above 2%") -> str:
         assert self.client.post("/events", content=incident_events()).status_code == 200
@@ -101,10 +102,11 @@ def world_for(database_url: str, llm: FakeOpenAI, slack: FakeSlack, *, with_llm:
     }
     if with_llm:
         options.update(openai_api_key="sk-test-key-000000000000", openai_base_url=llm.url, model="fake-model")
-    bot = running_bot(database_url, **{**options, **settings})
+    clock = EventClock(T0 + timedelta(seconds=620))  # just after the incident's events (see incident_events)
+    bot = running_bot(database_url, clock, **{**options, **settings})
     try:
         with TestClient(create_app(bot, background=False)) as client:
-            yield World(bot, client, llm, slack)
+            yield World(bot, client, llm, slack, clock)
     finally:
         bot.close()
 
@@ -133,10 +135,10 @@ def test_a_valid_proposal_replaces_the_facts_card_with_computed_values(world: Wo
     assert "AI summary: validating" in json.dumps(posted.args["blocks"])
     assert updated.args["ts"] == world.slack.history[0]["ts"]  # the card it posted is the one it edits
     assert updated.args["channel"] == "C0INCIDENT"
-    text = json.dumps(updated.args["blocks"])
+    text = json.dumps(updated.args["blocks"], ensure_ascii=False)
     assert "l2-arb settlement failures: 5 failed" in text
-    assert "l2-arb failed: *5*" in text  # the value computed from the events
-    assert "checked against 42 events" in text
+    assert "• l2-arb Failed 5 — " in text  # the value computed from the events, with the model's grounded sentence
+    assert "42 events, checked against the incident's events" in text
     [call] = world.calls()
     assert (call["incident_id"], call["outcome"], call["attempt"], call["model"]) == (incident_id, "validated", 1, "fake-model")
     assert call["template_version"] == "summary-v1"
@@ -176,9 +178,10 @@ def test_three_bad_proposals_end_withheld_with_the_facts_card_still_there(world:
     world.open_incident()
     assert [c["outcome"] for c in world.calls()] == ["rejected", "rejected", "rejected"]
     last = json.dumps(world.slack.of("chat.update")[-1].args["blocks"])
-    assert "AI summary withheld: 3 proposals failed validation (last: fact.mismatch, number.ungrounded)" in last
+    assert "Facts only: 3 AI proposals failed validation (last: fact.mismatch, number.ungrounded)" in last
+    assert "(see `lanekeeper incidents inc-" in last
     assert "l2-arb" in last
-    assert "25.00%" in last  # the facts are still shown
+    assert "Failure rate 25%" in last  # the facts are still shown
     assert "7 failed" not in world.slack.everything()
 
 
@@ -201,7 +204,7 @@ def test_a_refusal_withholds_the_summary_without_a_crash(world: World) -> None:
     world.llm.script.append(Reply(content=None, refusal="I can't help with that."))
     world.open_incident()
     assert [c["outcome"] for c in world.calls()] == ["refused"]
-    assert "AI summary withheld: LLM refused: the model declined: I can't help with that." in world.card_texts()[-1]
+    assert "Facts only: LLM refused: the model declined: I can't help with that." in world.card_texts()[-1]
 
 
 def test_server_errors_are_retried_then_the_summary_posted(world: World) -> None:
@@ -225,7 +228,7 @@ def test_a_server_slower_than_the_deadline_leaves_the_facts_card(database_url: s
             [call] = world.calls()
             assert call["outcome"] == "unavailable"
             assert "APITimeoutError" in call["report"]["error"]
-            assert "AI summary withheld: LLM unavailable" in world.card_texts()[-1]
+            assert "Facts only: LLM unavailable" in world.card_texts()[-1]
 
 
 def test_a_server_without_strict_schemas_gets_json_object(world: World) -> None:
@@ -268,7 +271,7 @@ def test_a_validated_action_becomes_a_suggestion_needing_the_policys_approvals(w
         [row] = conn.execute(select(actions).where(actions.c.incident_id == incident_id)).mappings().all()
     assert (row["kind"], row["lane"], row["approvals_needed"], row["status"]) == ("rollback", "l2-arb", 2, "suggested")
     card = json.dumps(world.slack.of("chat.update")[-1].args["blocks"], ensure_ascii=False)
-    assert "Suggested (needs approval)" in card
+    assert "Suggested (needs approval, in the thread)" in card
     action = world.slack.of("chat.postMessage")[-1].args["blocks"]
     buttons = [e for b in action if b["type"] == "actions" for e in b["elements"]]
     assert [(b["action_id"], b["value"]) for b in buttons] == [("lk_approve", row["action_id"]), ("lk_reject", row["action_id"])]
@@ -299,7 +302,7 @@ def test_an_alert_without_a_lane_gets_a_card_that_says_why_there_is_no_summary(w
     [incident] = answer["incidents"]
     last = world.card_texts()[-1]
     assert "validating" not in last
-    assert f"AI summary withheld: incident {incident} names no lane" in last
+    assert f"Facts only: incident {incident} names no lane" in last
     assert "`lane` label" in last
     assert world.llm.requests == []  # nothing to ask about
 
@@ -321,10 +324,14 @@ def test_a_new_alert_re_summarizes_into_the_same_message(database_url: str, llm:
         time.sleep(0.02)
         world.bot.tick()  # the update is due by now (if the webhook did not hand it out already)
         world.bot.drain()
-        assert len(world.slack.of("chat.postMessage")) == 1
-        assert len(world.slack.of("chat.update")) == 2
+        card, *replies = world.slack.of("chat.postMessage")
+        assert len(world.slack.of("chat.update")) == 2  # one card, edited: summary, then the new alert's summary
         assert len(llm.requests) == 2
         assert "CanaryFailing" in json.dumps(world.slack.of("chat.update")[-1].args["blocks"])
+        [told] = replies  # the new alert is told in the card's thread, not in the channel
+        assert told.args["thread_ts"] == world.slack.history[0]["ts"]
+        assert not told.args["reply_broadcast"]
+        assert "CanaryFailing fired on l2-arb" in json.dumps(told.args["blocks"])
 
 
 def test_incidents_show_lists_every_llm_attempt(

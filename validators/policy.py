@@ -51,6 +51,13 @@ class ActionSpec(_Strict):
     _facts = field_validator("trigger_any")(_check_fact_names)
 
 
+class Runbooks(_Strict):
+    """Where people read what to do: a page per lane and per action kind."""
+
+    lanes: dict[str, str] = {}
+    actions: dict[str, str] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Breach:
     """A threshold met (or, for health, not stayed below) on a lane."""
@@ -73,10 +80,13 @@ class Policy(_Strict):
     severity: dict[str, dict[str, Threshold]]
     healthy: dict[str, Threshold] = {}
     resolved_quiet_s: Threshold = 300
+    silent_after_s: Annotated[float, Field(strict=True, gt=0)] = 300
+    """A lane with no event for longer reads "no data since …", never healthy."""
     actions: dict[str, ActionSpec] = {}
     approvers: list[str] = []
     links_allowed: list[str] = []
     lane_pattern: str = DEFAULT_LANE_PATTERN
+    runbooks: Runbooks = Runbooks()
 
     _healthy_facts = field_validator("healthy")(_check_fact_names)
 
@@ -138,6 +148,26 @@ class Policy(_Strict):
             if spec.fallback == lane:
                 raise ValueError(f"lanes.{lane}.fallback: a lane cannot be its own fallback")
         return self
+
+    @model_validator(mode="after")
+    def _runbooks_known_and_allowed(self) -> Policy:
+        """A runbook link is shown to people in the middle of an incident: it points at a
+        host the policy allows, for a lane or action the policy knows."""
+        for group, known in (("lanes", self.lanes), ("actions", self.actions)):
+            for name, url in getattr(self.runbooks, group).items():
+                if name not in known:
+                    raise ValueError(f"runbooks.{group}.{name}: not one of the policy's {group} ({', '.join(known)})")
+                found = re.fullmatch(r"https?://([^/:?#\s]+)(?::\d+)?(?:[/?#]\S*)?", url)
+                if found is None or found.group(1).lower() not in self.links_allowed:
+                    raise ValueError(
+                        f"runbooks.{group}.{name}: {url!r} must be an http(s) URL on a host in links_allowed "
+                        f"({', '.join(self.links_allowed) or 'none listed'})"
+                    )
+        return self
+
+    def runbook(self, lane: str | None = None, action: str | None = None) -> str | None:
+        """The runbook for an action kind, else for a lane, if the policy names one."""
+        return (self.runbooks.actions.get(action) if action else None) or (self.runbooks.lanes.get(lane) if lane else None)
 
     @property
     def lane_token_pattern(self) -> str:

@@ -30,6 +30,7 @@ from bot.chatops import commands, interactions
 from bot.chatops.heatmap import HeatmapError, draw
 from bot.runtime import Bot
 from bot.slack.blocks import APPROVE, REJECT
+from bot.slack.cards import ACK, ESCALATE, RESOLVE
 from bot.slack.uploads import upload
 from bot.tabletop.live import LiveDrills
 
@@ -151,7 +152,7 @@ def _commands(app: App, production: Bot, drills: LiveDrills) -> None:
             ack(text="Rendering the heatmap…", response_type="ephemeral")
             return
         bot = target(command["channel_id"])
-        _answer(ack, commands.lane(bot.lane_status(), bot.policy, words))
+        _answer(ack, commands.lane(bot.lane_status(), bot.policy, words, bot.clock()))
 
     def lane_heatmap(command: dict[str, Any], client: WebClient, respond: Any) -> None:
         words = command.get("text", "").split()
@@ -198,5 +199,11 @@ def _buttons(app: App, production: Bot, drills: LiveDrills) -> None:
         bot = drills.bot_for(channel) or production
         interactions.vote(bot.actions, bot.post_action, body, channel, respond)
 
+    def incident_button(body: dict[str, Any], respond: Any) -> None:
+        bot = drills.bot_for(body.get("channel", {}).get("id", "")) or production
+        interactions.incident_button(bot.desk, body, respond)
+
     app.action(APPROVE)(ack=acknowledge, lazy=[vote])
     app.action(REJECT)(ack=acknowledge, lazy=[vote])
+    for button in (ACK, RESOLVE, ESCALATE):
+        app.action(button)(ack=acknowledge, lazy=[incident_button])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.actions import ActionError, Actions, ActionState
 from bot.actions.preconditions import KIND_NAMES
@@ -27,8 +28,9 @@ LANE_USAGE = (
     "`/lane help` — this"
 )
 INCIDENT_USAGE = (
-    "`/incident list [open|mitigated|resolved]` · `/incident show ID` · `/incident timeline ID` · "
-    "`/incident ack ID` · `/incident resolve ID` · `/incident help`"
+    "`/incident list [open|mitigated|resolved|all]` · `/incident show ID` · `/incident timeline ID` · "
+    "`/incident ack ID` · `/incident resolve ID` · `/incident escalate ID` · `/incident note ID TEXT` · "
+    "`/incident help` — ID is the card's number (`#7`) or the full id"
 )
 TABLETOP_USAGE = (
     "`/tabletop list` · `/tabletop start SCENARIO [SPEED]` (SPEED: simulated seconds per real second, default 1) · "
@@ -52,7 +54,7 @@ def usage(problem: str, text: str) -> Reply:
     return Reply(plain(f"{problem}\n{text}" if problem else text))
 
 
-def lane(statuses: Mapping[str, LaneStatus], policy: Policy, words: list[str]) -> Reply:
+def lane(statuses: Mapping[str, LaneStatus], policy: Policy, words: list[str], now: datetime) -> Reply:
     """``/lane status``; ``heatmap`` is answered by the lazy listener (it uploads a file)."""
     if not words or words[0] == "help":
         return usage("", LANE_USAGE)
@@ -64,14 +66,17 @@ def lane(statuses: Mapping[str, LaneStatus], policy: Policy, words: list[str]) -
     if len(rest) > 1:
         return usage("`/lane status` takes at most one lane.", LANE_USAGE)
     if not rest:
-        return Reply(lanes_overview(dict(statuses), policy), post)
+        return Reply(lanes_overview(dict(statuses), policy, now), post)
     if rest[0] not in statuses:
         known = ", ".join(sorted(statuses)) or "none yet"
         return usage(f"No events seen for lane {quoted(rest[0])} (lanes with status: {escape(known)}).", LANE_USAGE)
-    return Reply(lane_detail(statuses[rest[0]], policy), post)
+    return Reply(lane_detail(statuses[rest[0]], policy, now), post)
 
 
 def incident(desk: Desk, words: list[str], user_id: str) -> Reply:
+    """``ID`` is the number people see on the card (``#7`` or ``7``) or the full id. What
+    changes an incident is told in its thread and on its card, so the answer here is the
+    asker's alone."""
     if not words or words[0] == "help":
         return usage("", INCIDENT_USAGE)
     verb, rest = words[0], words[1:]
@@ -83,23 +88,28 @@ def incident(desk: Desk, words: list[str], user_id: str) -> Reply:
             )
         rows = desk.list(None if status == "all" else status, 20)
         return Reply(incidents_list([r.as_json() for r in rows]))
-    if verb not in ("show", "timeline", "ack", "resolve"):
+    if verb not in ("show", "timeline", "ack", "resolve", "note", "escalate"):
         return usage(f"Unknown subcommand {quoted(verb)}.", INCIDENT_USAGE)
-    if len(rest) != 1:
-        return usage(f"`/incident {verb}` needs exactly one incident id.", INCIDENT_USAGE)
-    incident_id = rest[0]
+    if verb == "note" and len(rest) < 2:
+        return usage("`/incident note` needs an incident and the note: `/incident note #7 what you saw`.", INCIDENT_USAGE)
+    if verb != "note" and len(rest) != 1:
+        return usage(f"`/incident {verb}` needs exactly one incident (`#7` or its id).", INCIDENT_USAGE)
+    ref = rest[0]
     try:
-        if verb == "ack":
-            desk.ack(incident_id, user_id)
-            return Reply(plain(f"{incident_id} acknowledged by <@{user_id}>."), in_channel=True)
-        if verb == "resolve":
-            desk.resolve(incident_id, user_id)
-            return Reply(plain(f"{incident_id} resolved by <@{user_id}>."), in_channel=True)
-        doc = desk.show(incident_id).as_json()
-    except IncidentError as exc:  # an unknown id or a state that forbids it: said plainly, no usage
+        if verb in ("ack", "resolve", "escalate"):
+            done = {"ack": desk.ack, "resolve": desk.resolve, "escalate": desk.escalate}[verb](ref, user_id)
+            return Reply(plain(f"#{desk.number(done)} {DONE[verb]}: its card and thread say so."))
+        if verb == "note":
+            done = desk.note(ref, user_id, " ".join(rest[1:]))
+            return Reply(plain(f"Noted on #{desk.number(done)}: it is in the incident's thread."))
+        doc = desk.show(ref).as_json()
+    except IncidentError as exc:  # an unknown incident or a state that forbids it: said plainly, no usage
         reason = escape(str(exc))  # it may quote what was typed
         return Reply(plain(reason[:1].upper() + reason[1:] + "."))
     return Reply(incident_detail(doc) if verb == "show" else incident_timeline(doc))
+
+
+DONE = {"ack": "acknowledged", "resolve": "resolved", "escalate": "escalated to the policy's approvers"}
 
 
 def suggest(actions: Actions, post: Callable[[ActionState], None], kind: str, words: list[str], user_id: str) -> Reply:

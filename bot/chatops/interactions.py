@@ -7,7 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.actions import ActionError, Actions, ActionState, Ballot, Decision
+from bot.incidents import IncidentError
+from bot.incidents.desk import Desk
 from bot.slack.blocks import APPROVE, REASON, REASON_MAX, cut
+from bot.slack.cards import ACK, ESCALATE, RESOLVE
 
 
 def reason_of(state: dict[str, Any]) -> str | None:
@@ -35,3 +38,15 @@ def vote(actions: Actions, post: Callable[[ActionState], None], body: dict[str, 
                 post(current)
         return
     post(state)
+
+
+def incident_button(desk: Desk, body: dict[str, Any], respond: Any) -> None:
+    """Acknowledge, Resolve or Escalate on an incident's card; the card and the thread show
+    what it did, and a refusal (resolving inside the quiet time) is told to the clicker."""
+    clicked = body["actions"][0]
+    verb = {ACK: desk.ack, RESOLVE: desk.resolve, ESCALATE: desk.escalate}[clicked["action_id"]]
+    try:
+        verb(clicked["value"], body["user"]["id"])
+    except IncidentError as exc:
+        reason = str(exc)
+        respond(text=reason[:1].upper() + reason[1:] + ".", response_type="ephemeral", replace_original=False)

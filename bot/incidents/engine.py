@@ -28,7 +28,7 @@ from bot.alerts import Alert
 from bot.clock import Clock, utcnow
 from bot.incidents.rules import Routing
 from bot.incidents.timeline import record
-from bot.store.tables import alerts, incidents
+from bot.store.tables import alerts, incidents, timeline
 
 IncidentStatus = Literal["open", "mitigated", "resolved"]
 STATUSES: tuple[IncidentStatus, ...] = ("open", "mitigated", "resolved")
@@ -152,6 +152,9 @@ class IncidentEngine:
         incident_id = self._open(conn, alert, group_key, now) if live is None else live["incident_id"]
         conn.execute(update(alerts).where(alerts.c.alert_id == alert.alert_id).values(incident_id=incident_id))
         self._log(conn, incident_id, now, "alert.firing", _alert_detail(alert))
+        if live is None:  # the card tells how it opened; its thread tells what follows
+            told = select(func.max(timeline.c.entry_id)).where(timeline.c.incident_id == incident_id).scalar_subquery()
+            conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(thread_entry_id=told))
         if live is not None:
             self._touch(conn, live, alert, now)  # after the firing entry: the cause reads before its effect
         result.incidents.add(incident_id)
@@ -206,9 +209,11 @@ class IncidentEngine:
         last = conn.scalar(select(func.max(incidents.c.incident_id)).where(incidents.c.incident_id.like(prefix + "%")))
         incident_id = f"{prefix}{int(last.removeprefix(prefix)) + 1 if last else 1:04d}"
         title = f"{alert.name} on {alert.lane}" if alert.lane else alert.name
+        number = (conn.scalar(select(func.max(incidents.c.number))) or 0) + 1  # writers hold the alerts lock
         conn.execute(
             insert(incidents).values(
                 incident_id=incident_id,
+                number=number,
                 group_key=group_key,
                 lanes=[alert.lane] if alert.lane else [],
                 status="open",
@@ -280,6 +285,22 @@ class IncidentEngine:
             now = self.clock()
             conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(acked_by=actor, acked_at=now))
             self._log(conn, incident_id, now, "incident.acknowledged", {}, actor=actor)
+
+    def note(self, incident_id: str, actor: str, text: str) -> None:
+        """A person's note on the timeline (and so in the incident's thread)."""
+        with self._lock, self.engine.begin() as conn:
+            self._begin(conn)
+            self._row(conn, incident_id)
+            self._log(conn, incident_id, self.clock(), "incident.note", {"text": text}, actor=actor)
+
+    def escalate(self, incident_id: str, actor: str, to: list[str]) -> None:
+        """Who escalated, to whom (user or group ids): the thread mentions them."""
+        with self._lock, self.engine.begin() as conn:
+            self._begin(conn)
+            row = self._row(conn, incident_id)
+            if row["status"] == "resolved":
+                raise IncidentError(f"{incident_id} is resolved; there is nothing to escalate")
+            self._log(conn, incident_id, self.clock(), "incident.escalated", {"to": to}, actor=actor)
 
     def _row(self, conn: Connection, incident_id: str) -> Any:
         row = conn.execute(select(incidents).where(incidents.c.incident_id == incident_id)).mappings().first()

@@ -17,6 +17,7 @@ from validators.rules import stamp
 @dataclass(frozen=True, slots=True)
 class IncidentSummary:
     incident_id: str
+    number: int
     status: str
     title: str
     lanes: list[str]
@@ -79,6 +80,7 @@ def _summaries(engine: Engine, where: Any, limit: int) -> list[IncidentSummary]:
     return [
         IncidentSummary(
             incident_id=r["incident_id"],
+            number=r["number"],
             status=r["status"],
             title=r["title"],
             lanes=list(r["lanes"]),

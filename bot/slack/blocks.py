@@ -12,8 +12,6 @@ from typing import Any
 
 from bot.actions import ActionState, Vote
 from bot.actions.preconditions import KIND_NAMES
-from validators.facts import FACT_UNITS, LaneFacts, Unit
-from validators.policy import Policy
 
 SECTION_MAX = 3000
 BLOCKS_MAX = 50
@@ -27,6 +25,9 @@ class Message:
 
     text: str
     blocks: list[Block]
+    broadcast: bool = False
+    """A reply in the incident's thread that is also shown in the channel (new severity,
+    resolution): the channel hears of those, and of nothing else but the card."""
 
     def __post_init__(self) -> None:
         if len(self.blocks) > BLOCKS_MAX:
@@ -34,6 +35,10 @@ class Message:
             object.__setattr__(self, "blocks", kept)
         if len(self.text) > TEXT_MAX:
             object.__setattr__(self, "text", self.text[: TEXT_MAX - 1] + "…")
+
+
+CARD = "card"
+"""The purpose of an incident's card: its thread's parent. Every other message replies in it."""
 
 
 def escape(text: str) -> str:
@@ -71,47 +76,9 @@ def button(label: str, action_id: str, value: str, style: str | None = None) -> 
     return element
 
 
-def show(fact: str, value: float | None) -> str:
-    """A fact's value as people read it: 3.50%, $1,250,000, 42.0s, 12.5 bps, 42."""
-    if value is None:
-        return "n/a"
-    unit = FACT_UNITS[fact]
-    if unit is Unit.RATIO:
-        return f"{value * 100:.2f}%"
-    if unit is Unit.USD:
-        return f"${value:,.0f}"
-    if unit is Unit.SECONDS:
-        return f"{value:,.1f}s"
-    if unit is Unit.BPS:
-        return f"{value:,.1f} bps"
-    return f"{value:,.0f}"
-
-
 def plain(text: str) -> Message:
     """A one-section message (answers to commands)."""
     return Message(text, [section(text)])
-
-
-# --- lanes -------------------------------------------------------------------------------
-
-KEY_FACTS = (
-    "failure_rate",
-    "failed",
-    "pending",
-    "pending_notional_usd",
-    "finality_p99_s",
-    "seq_gaps",
-    "canary_failures",
-    "feed_divergence_bps_max",
-    "reorg_max_depth",
-)
-
-
-def lane_line(lane: str, facts: LaneFacts, policy: Policy) -> str:
-    breaches = policy.unhealthy_because(lane, facts)
-    health = "unhealthy" if breaches else "healthy"
-    values = " · ".join(f"{name} {show(name, facts.value(name))}" for name in KEY_FACTS)
-    return f"*{escape(lane)}* ({health}): {values}"
 
 
 # --- actions -----------------------------------------------------------------------------
@@ -131,7 +98,7 @@ def action_purpose(action_id: str) -> str:
     return f"action:{action_id}"
 
 
-def action_message(action: ActionState) -> Message:
+def action_message(action: ActionState, runbook: str | None = None) -> Message:
     """A suggested action with its buttons while it waits for votes; once decided, who
     decided what and when, and what became of it, with no buttons left to click."""
     head = f"*Suggested: {escape(action.kind)} {escape(action.lane)}* ({action.incident_id}) — {escape(action.reason)}"
@@ -140,6 +107,9 @@ def action_message(action: ActionState) -> Message:
     blocks = [section(head), context_block(" · ".join([state, *map(_vote, action.votes)]))]
     if action.outcome:
         blocks.append(section(f"*{escape(action.outcome)}*"))
+    if runbook:  # the policy's link, on a host it allows
+        name = escape(f"{KIND_NAMES.get(action.kind, action.kind)} {action.lane}")
+        blocks.append(context_block(f"Runbook: <{runbook}|{name}>"))
     if action.status == "suggested":
         field = {"type": "plain_text_input", "action_id": REASON, "max_length": REASON_MAX}
         label = {"type": "plain_text", "text": "Why? (optional, shown with your vote)"}

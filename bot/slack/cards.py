@@ -1,80 +1,240 @@
-"""What the channel reads: the facts card, then the validated summary in its place.
+"""An incident's card: the parent of its thread, edited in place as its figures, severity,
+state and summary change.
 
-Figures shown are always the ones computed from the events, never the model's: a claim is
-rendered as its fact's computed value, with the model's sentence beside it only because the
-validators grounded every number in it. Every dynamic text is escaped (``&``, ``<``, ``>``)
-so no input can mention a channel or forge a link.
+A card never contradicts the data: a lane that went silent reads "no data since …", a lane
+within the policy's thresholds while its alert fires says which is newer, the alert or the
+events; the severity says why; every figure carries its unit and the window it covers, the
+same way on every version. Figures shown are the ones computed from the events, never the
+model's. Every dynamic text is escaped, so no input can mention anyone or forge a link.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from bot.slack.blocks import Message, context_block, escape, lane_line, section, show
-from bot.summarize.context import IncidentContext
-from bot.summarize.loop import SummaryResult
-from validators.facts import LaneFacts
+from sqlalchemy import Connection, select
+
+from bot.incidents.card import CardData, Figures, LaneFigures, Threshold, load
+from bot.slack.blocks import CARD, Block, Message, button, context_block, escape, section
+from bot.slack.figures import KEY_FACTS, duration, figure, plural, span, threshold, when
+from bot.slack.queue import enqueue
+from bot.store.tables import alerts, incidents, timeline
 from validators.policy import Policy
+
+ACK, RESOLVE, ESCALATE = "lk_ack", "lk_resolve", "lk_escalate"
+MAX_FIRING = 10
 
 
 @dataclass(frozen=True, slots=True)
-class Card:
-    """What a facts card shows, from live status (at once) or from the incident's window."""
+class Firing:
+    name: str
+    lane: str | None
+    starts_at: datetime
 
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Something a person did to the incident, as the card shows it."""
+
+    actor: str | None
+    at: datetime
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
     incident_id: str
+    number: int
     title: str
-    severity: str
-    lanes: dict[str, LaneFacts]
-    firing: list[str]
-    basis: str
-    """What the figures were computed from, e.g. "checked against 48,211 events, 14:00–14:30 UTC"."""
+    status: str
+    opened_at: datetime
+    acked: Step | None
+    escalations: tuple[Step, ...]
+    resolved: Step | None
+    firing: tuple[Firing, ...]
+    data: CardData | None
 
 
-def card_of(context: IncidentContext) -> Card:
-    firing = [a.name for a in context.alerts if a.status == "firing"]
-    lanes = {lane: context.facts.lane(lane) for lane in context.lanes}
-    return Card(context.incident_id, context.title, context.severity, lanes, firing, _checked(context))
+def view_of(conn: Connection, incident_id: str) -> IncidentView:
+    row = conn.execute(select(incidents).where(incidents.c.incident_id == incident_id)).mappings().one()
+    firing = conn.execute(
+        select(alerts.c.name, alerts.c.lane, alerts.c.starts_at)
+        .where(alerts.c.incident_id == incident_id, alerts.c.status == "firing", alerts.c.inhibited.is_(False))
+        .order_by(alerts.c.starts_at)
+    ).all()
+    steps = conn.execute(
+        select(timeline.c.kind, timeline.c.actor, timeline.c.at, timeline.c.detail)
+        .where(
+            timeline.c.incident_id == incident_id,
+            timeline.c.kind.in_(("incident.acknowledged", "incident.escalated", "incident.resolved")),
+        )
+        .order_by(timeline.c.entry_id)
+    ).all()
+    by_kind: dict[str, list[Step]] = {}
+    for step in steps:
+        by_kind.setdefault(step.kind, []).append(Step(step.actor, step.at, dict(step.detail)))
+    resolved = by_kind.get("incident.resolved", [])
+    return IncidentView(
+        incident_id=incident_id,
+        number=row["number"],
+        title=row["title"],
+        status=row["status"],
+        opened_at=row["opened_at"],
+        acked=Step(row["acked_by"], row["acked_at"], {}) if row["acked_by"] else None,
+        escalations=tuple(by_kind.get("incident.escalated", [])),
+        resolved=resolved[-1] if row["status"] == "resolved" and resolved else None,
+        firing=tuple(Firing(f.name, f.lane, f.starts_at) for f in firing),
+        data=load(conn, incident_id),
+    )
 
 
-def _checked(context: IncidentContext) -> str:
-    start, end = context.window.start, context.window.end
-    return f"checked against {context.events_checked:,} events, {start:%H:%M}–{end:%H:%M} UTC"
+def queue_card(conn: Connection, incident_id: str, policy: Policy, now: datetime) -> None:
+    """Draw the card as the store has it now and queue it (an edit once it was posted)."""
+    enqueue(conn, incident_id, CARD, draw(view_of(conn, incident_id), policy, now), now)
 
 
-def facts_card(card: Card, policy: Policy, note: str) -> Message:
-    """The deterministic card: lanes, key facts, alerts, severity. ``note`` says what is
-    coming or why there is no AI summary."""
-    title = f"{escape(card.incident_id)} · {card.severity} · {escape(card.title)}"
-    lanes = "\n".join(lane_line(lane, facts, policy) for lane, facts in card.lanes.items())
-    shown = ", ".join(escape(name) for name in card.firing[:10])
-    more = f" and {len(card.firing) - 10} more" if len(card.firing) > 10 else ""
-    blocks = [
-        section(f"*{title}*"),
-        section(lanes or "no events seen on the incident's lanes"),
-        context_block(f"firing: {shown or 'none'}{more} · {card.basis}"),
-        context_block(escape(note)),
-    ]
-    return Message(escape(f"{card.incident_id} {card.severity}: {card.title}"), blocks)
+def mention(user_or_group: str) -> str:
+    return f"<!subteam^{escape(user_or_group)}>" if user_or_group.startswith("S") else f"<@{escape(user_or_group)}>"
 
 
-def summary_card(result: SummaryResult, policy: Policy) -> Message:
-    """The card after the loop: the validated summary above the facts, or the facts with
-    the reason the summary was withheld, or facts-only."""
-    context = result.context
-    if result.proposal is None:
-        note = f"AI summary withheld: {result.withheld}" if result.withheld else "Facts only: no LLM is configured for this bot."
-        return facts_card(card_of(context), policy, note)
-    proposal = result.proposal
-    card = facts_card(card_of(context), policy, "AI summary above: validated against the raw events and the policy.")
-    claims = []
-    for claim in proposal["claims"]:
-        lane, fact = claim["lane"], claim["fact"]
-        computed = show(fact, context.facts.lane(lane).value(fact))  # never the model's figure
-        claims.append(f"• {escape(lane)} {fact}: *{computed}* — {escape(claim['text'])}")
-    suggested = [f"• *{escape(a['kind'])}* {escape(a['lane'])}: {escape(a['reason'])}" for a in proposal["actions"]]
-    blocks = [section(f"*{escape(proposal['headline'])}*")]
+def draw(view: IncidentView, policy: Policy, now: datetime) -> Message:
+    data = view.data
+    severity = data.figures.severity if data else "severity pending"
+    title = f"#{view.number} · {severity} · {escape(view.title)}"
+    blocks: list[Block] = [section(f"*{title}*" + (" · resolved" if view.status == "resolved" else "")), _state(view, now)]
+    if data is None:
+        blocks.append(section("Figures: computing…"))
+        return _finish(view, blocks, f"#{view.number} {view.title}")
+    reference = view.resolved.at if view.resolved else now  # a resolved incident's lanes, as they were then
+    blocks.append(section(_severity(data.figures)))
+    if data.summary is not None:
+        blocks.extend(_summary(data))
+    blocks.append(section(_lanes(data.figures, view.firing, policy, reference, now)))
+    books = [(lane.lane, policy.runbook(lane=lane.lane)) for lane in data.figures.lanes]
+    links = [f"<{url}|{escape(lane)} runbook>" for lane, url in books if url]
+    if links:
+        blocks.append(context_block("Runbooks: " + " · ".join(links)))
+    blocks.append(context_block(_basis(data.figures, view.firing, now)))
+    blocks.append(context_block(escape(_ai_note(data, view.incident_id))))
+    return _finish(view, blocks, f"#{view.number} {severity}: {view.title}")
+
+
+def _finish(view: IncidentView, blocks: list[Block], text: str) -> Message:
+    if view.status != "resolved":
+        buttons = [button("Resolve", RESOLVE, view.incident_id), button("Escalate", ESCALATE, view.incident_id, "danger")]
+        if view.acked is None:
+            buttons.insert(0, button("Acknowledge", ACK, view.incident_id, "primary"))
+        blocks.append({"type": "actions", "block_id": f"incident:{view.incident_id}", "elements": buttons})
+    return Message(escape(text), blocks)
+
+
+def _state(view: IncidentView, now: datetime) -> Block:
+    if view.status == "resolved":
+        parts = [_resolution(view, now)]
+    else:
+        parts = [f"{view.status.capitalize()} since {when(view.opened_at, now)}"]
+    if view.acked is not None:
+        parts.append(f"acknowledged by {mention(view.acked.actor or '')} at {when(view.acked.at, now)}")
+    else:
+        parts.append("not acknowledged")
+    for step in view.escalations:
+        to = ", ".join(mention(who) for who in step.detail.get("to", [])) or "nobody (the policy names no approvers)"
+        parts.append(f"escalated by {mention(step.actor or '')} to {to} at {when(step.at, now)}")
+    return context_block(" · ".join(parts))
+
+
+def _resolution(view: IncidentView, now: datetime) -> str:
+    step = view.resolved
+    if step is None:
+        return "Resolved"
+    by = f" by {mention(step.actor)}" if step.actor and step.actor != "lanekeeper" else ": no alert fires any more"
+    return f"Resolved at {when(step.at, now)}{by}"
+
+
+def _severity(figures: Figures) -> str:
+    if not figures.reasons:
+        return f"*{figures.severity}*: no severity threshold of the policy is met"
+    shown = [_met(r) for r in figures.reasons[:3]]
+    more = f" and {len(figures.reasons) - 3} more" if len(figures.reasons) > 3 else ""
+    return f"*{figures.severity}*: " + "; ".join(shown) + more
+
+
+def _met(reason: Threshold) -> str:
+    return f"{threshold(reason.fact, reason.value, reason.threshold)} on {escape(reason.lane)}"
+
+
+def _lanes(figures: Figures, firing: tuple[Firing, ...], policy: Policy, reference: datetime, now: datetime) -> str:
+    if not figures.lanes:
+        return "No lane: the incident's alerts carry no lane label, so there are no figures to show."
+    lines = [lane_text(lane, [f for f in firing if f.lane == lane.lane], policy, reference, now) for lane in figures.lanes]
+    return "\n".join(lines)
+
+
+def lane_text(lane: LaneFigures, firing: list[Firing], policy: Policy, reference: datetime, now: datetime) -> str:
+    """A lane as a person should read it: silent, over thresholds (why), or within them;
+    within them while its alert fires says which of the two is newer."""
+    name = f"*{escape(lane.lane)}*"
+    if lane.newest is None:
+        return f"{name} no data: no event seen on this lane"
+    silent_s = (reference - lane.newest).total_seconds()
+    if silent_s > policy.silent_after_s:
+        limit = duration(policy.silent_after_s)
+        return f"{name} no data since {when(lane.newest, now)} (silent {duration(silent_s)}; a lane is silent after {limit})"
+    figures = " · ".join(figure(fact, lane.facts) for fact in KEY_FACTS)
+    if lane.breaches:
+        state = "over the policy's health thresholds: " + "; ".join(
+            threshold(b.fact, b.value, b.threshold) for b in lane.breaches[:3]
+        )
+    elif firing:
+        state = _disagreement(lane, firing, now)
+    else:
+        state = "within the policy's health thresholds"
+    return f"{name} {state}\n{figures}"
+
+
+def _disagreement(lane: LaneFigures, firing: list[Firing], now: datetime) -> str:
+    """The alert says the lane is in trouble and the events do not: say which is newer."""
+    assert lane.newest is not None
+    names = ", ".join(escape(f.name) for f in firing[:3])
+    started = max(f.starts_at for f in firing)
+    if lane.newest >= started:
+        why = (
+            f"its events to {when(lane.newest, now)} are newer than the alert ({when(started, now)}) and meet no "
+            "threshold: check what the alert measures"
+        )
+    else:
+        last = when(lane.newest, now)
+        why = f"the alert ({when(started, now)}) is newer than the lane's last event ({last}): events may be late"
+    return f"within the policy's health thresholds while {names} fires; {why}"
+
+
+def _basis(figures: Figures, firing: tuple[Firing, ...], now: datetime) -> str:
+    source = "live status" if figures.source == "live" else "checked against the incident's events"
+    names = ", ".join(escape(f.name) for f in firing[:MAX_FIRING])
+    more = f" and {len(firing) - MAX_FIRING} more" if len(firing) > MAX_FIRING else ""
+    counted = f"{plural(figures.events, 'event')}, {source}"
+    return f"Figures over {span(figures.start, figures.end, now)} · {counted} · firing: {names or 'none'}{more}"
+
+
+def _summary(data: CardData) -> list[Block]:
+    assert data.summary is not None
+    claims = [f"• {escape(c.lane)} {figure(c.fact, {c.fact: c.value})} — {escape(c.text)}" for c in data.summary.claims]
+    suggested = [f"• *{escape(a.kind)}* {escape(a.lane)}: {escape(a.reason)}" for a in data.summary.actions]
+    blocks = [section(f"*{escape(data.summary.headline)}*")]
     if claims:
         blocks.append(section("\n".join(claims)))
     if suggested:
-        blocks.append(section("*Suggested (needs approval):*\n" + "\n".join(suggested)))
-    return Message(escape(f"{context.incident_id}: {proposal['headline']}"), blocks + card.blocks[1:])
+        blocks.append(section("*Suggested (needs approval, in the thread):*\n" + "\n".join(suggested)))
+    return blocks
+
+
+def _ai_note(data: CardData, incident_id: str) -> str:
+    if data.ai == "pending":
+        return "AI summary: validating…"
+    if data.ai == "validated":
+        return "AI summary above: validated against the raw events and the policy."
+    if data.ai == "off":
+        return "Facts only: no LLM is configured for this bot."
+    return f"Facts only: {data.withheld or 'the AI summary was withheld'} (see `lanekeeper incidents {incident_id}`)."

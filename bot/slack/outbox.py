@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.clock import utcnow
 from bot.metrics import Metrics
-from bot.slack.blocks import Message
+from bot.slack.blocks import CARD, Message
 from bot.slack.poster import Poster
 from bot.slack.queue import Queued, done, enqueue, mark_attempted, queued, waiting
 from bot.store.engine import reading
@@ -121,9 +121,13 @@ class Outbox:
 
     def _next(self, rows: list[Queued]) -> tuple[Queued, Bucket] | float:
         """The first waiting message whose kind of call may go now (new messages are not held
-        up by a backlog of edits), else how long until one may."""
+        up by a backlog of edits), else how long until one may. A reply waits for its
+        incident's card, the thread's parent, while that is still queued."""
         soonest = POLL_S
+        cards_waiting = {row.incident_id for row in rows if row.purpose == CARD and self._kind(row.key) == "post"}
         for row in rows:
+            if row.purpose != CARD and row.incident_id in cards_waiting and self._kind(row.key) == "post":
+                continue
             bucket = self._buckets[self._kind(row.key)]
             wait = bucket.wait()
             if wait == 0:

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
-from bot.slack.blocks import Message, context_block
+from bot.slack.blocks import CARD, Message, context_block
 from bot.store.engine import reading
 from bot.store.tables import slack_messages
 
@@ -70,11 +70,19 @@ class SlackPoster:
         return cls(WebClient(token=token, base_url=base_url, retry_handlers=[]), channel, engine, clock)
 
     def post(self, incident_id: str, purpose: str, message: Message) -> None:
-        """Raises ``SlackApiError`` (with Slack's status and error) when Slack says no."""
+        """The card at the top of the channel, everything else in its thread (told to the
+        channel too when ``message.broadcast``). Raises ``SlackApiError`` (with Slack's status
+        and error) when Slack says no."""
         found = posted(self.engine, incident_id, purpose)
         if found is None:
+            parent = None if purpose == CARD else posted(self.engine, incident_id, CARD)
+            thread: dict[str, Any] = {} if parent is None else {"thread_ts": parent[1], "reply_broadcast": message.broadcast}
             answer = self.client.chat_postMessage(
-                channel=self.channel, text=message.text, blocks=message.blocks, metadata=metadata_of(incident_id, purpose)
+                channel=parent[0] if parent else self.channel,
+                text=message.text,
+                blocks=message.blocks,
+                metadata=metadata_of(incident_id, purpose),
+                **thread,
             )
             self._remember(incident_id, purpose, str(answer["channel"]), str(answer["ts"]))
         else:
@@ -90,18 +98,24 @@ class SlackPoster:
         channels:history, groups:history). Raises on 429 and 5xx, as a post would: not knowing
         is no reason to post twice. When history cannot be read at all (a channel name never
         resolved, a missing scope), says so and returns False: a duplicate beats a lost card."""
-        channel = self._channel_id()
+        parent = None if purpose == CARD else posted(self.engine, incident_id, CARD)
+        channel = parent[0] if parent else self._channel_id()
         if channel is None:
             log.warning("cannot look for an unrecorded post of %s: the channel's id is not known yet", purpose)
             return False
         wanted = metadata_of(incident_id, purpose)
         cursor: str | None = None
+        oldest = f"{(since - CLOCK_SKEW).timestamp():.6f}"
         for _ in range(HISTORY_PAGES):
             try:
-                page = self.client.conversations_history(
-                    channel=channel, oldest=f"{(since - CLOCK_SKEW).timestamp():.6f}", include_all_metadata=True,
-                    limit=200, cursor=cursor,
-                )  # fmt: skip
+                if parent is None:
+                    page = self.client.conversations_history(
+                        channel=channel, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
+                    )
+                else:  # a reply lives in its thread, not in the channel's history
+                    page = self.client.conversations_replies(
+                        channel=channel, ts=parent[1], oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
+                    )
             except SlackApiError as exc:
                 if exc.response.status_code == 429 or exc.response.status_code >= 500:
                     raise
@@ -155,7 +169,8 @@ class Marked:
 
     def post(self, incident_id: str, purpose: str, message: Message) -> None:
         banner = context_block(f"*{self.mark}* — a drill, not production; nothing approved here executes")
-        self.inner.post(incident_id, purpose, Message(f"[{self.mark}] {message.text}", [banner, *message.blocks]))
+        marked = Message(f"[{self.mark}] {message.text}", [banner, *message.blocks], message.broadcast)
+        self.inner.post(incident_id, purpose, marked)
 
     def is_posted(self, incident_id: str, purpose: str) -> bool:
         return self.inner.is_posted(incident_id, purpose)

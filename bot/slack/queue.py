@@ -40,7 +40,7 @@ class Queued:
 def enqueue(conn: Connection, incident_id: str, purpose: str, message: Message, now: datetime) -> None:
     """Queue ``message`` as the latest version of (incident, purpose)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    body = {"text": message.text, "blocks": message.blocks}
+    body = {"text": message.text, "blocks": message.blocks, "broadcast": message.broadcast}
     statement = dialect.insert(outbox).values(incident_id=incident_id, purpose=purpose, message=body, version=1, queued_at=now)
     conn.execute(
         statement.on_conflict_do_update(
@@ -58,7 +58,7 @@ def waiting(conn: Connection, limit: int = BATCH) -> list[Queued]:
             r["outbox_id"],
             r["incident_id"],
             r["purpose"],
-            Message(r["message"]["text"], r["message"]["blocks"]),
+            Message(r["message"]["text"], r["message"]["blocks"], r["message"].get("broadcast", False)),
             r["version"],
             r["attempted_at"],
         )

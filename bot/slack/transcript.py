@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.slack.blocks import Message
+from bot.slack.blocks import CARD, Message
 from validators.rules import stamp
 
 
@@ -26,9 +26,13 @@ class Transcript:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def post(self, incident_id: str, purpose: str, message: Message) -> None:
+        """As the Slack poster does: the card at the top, everything else in its thread."""
         with self._lock:
             ts = self._posted.get((incident_id, purpose))
             args: dict[str, Any] = {"channel": self.channel, "text": message.text, "blocks": message.blocks}
+            parent = None if purpose == CARD else self._posted.get((incident_id, CARD))
+            if parent is not None and ts is None:
+                args |= {"thread_ts": parent, "reply_broadcast": message.broadcast}
             at = {"at": stamp(self.clock())} if self.clock else {}
             if ts is None:
                 ts = self._posted[(incident_id, purpose)] = f"1700000000.{next(self._ts):06d}"

@@ -77,6 +77,18 @@ def reading(engine: Engine) -> Connection:
     return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Straight on the driver's connection, outside any transaction (inside one SQLite
+    ignores the pragma); checked when turned back on, so a migration cannot leave an orphan."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    if on:
+        orphans = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if orphans:
+            raise StoreError(f"a migration left rows without their parent: {orphans[:5]}")
+
+
 def alembic_config(engine: Engine) -> Config:
     from alembic.config import Config  # noqa: PLC0415 (alembic loads only to migrate)
 
@@ -96,6 +108,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             if engine.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
                 connection.commit()
+            else:  # a table rebuilt by batch mode would trip its children's foreign keys (SQLite's ALTER recipe)
+                _sqlite_foreign_keys(connection, on=False)
             try:
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
@@ -103,6 +117,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 if engine.dialect.name == "postgresql":
                     connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK})
                     connection.commit()
+                else:
+                    _sqlite_foreign_keys(connection, on=True)
     except SQLAlchemyError as exc:
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one line, whatever the driver wrote
         raise StoreError(f"cannot migrate the store at {engine.url.render_as_string(hide_password=True)}: {reason}") from exc

@@ -138,6 +138,13 @@ incidents = Table(
     # Set when a notification asks for a summary, cleared in the transaction that queues the
     # summary's card: a summary cut short by a crash is run again at start-up.
     Column("summary_wanted_at", UtcDateTime),
+    # What people type: ``#7``. One sequence over all incidents (ids restart daily).
+    Column("number", Integer, nullable=False, unique=True),
+    # What the card shows, as data (figures, severity and its reason, the summary), so any
+    # process can draw it again after an acknowledgement or a resolution.
+    Column("card", JSON),
+    # The last timeline entry told in the incident's thread.
+    Column("thread_entry_id", Integer, nullable=False, server_default=text("0")),
     Index(None, "group_key", "status"),
     Index(None, "status"),
 )

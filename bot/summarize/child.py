@@ -16,20 +16,20 @@ from sqlalchemy import select, update
 
 from bot.actions.records import insert_suggestion, note, suggested_state
 from bot.config import Settings
+from bot.incidents.card import store as store_card
 from bot.processes import die_with_parent
 from bot.slack.blocks import action_message, action_purpose
-from bot.slack.cards import summary_card
+from bot.slack.cards import queue_card
 from bot.slack.queue import enqueue
 from bot.store.engine import make_engine, reading
 from bot.store.events import EventStore
 from bot.store.tables import incidents
+from bot.summarize.figures import card_data
 from bot.summarize.loop import Summarizer
 from bot.wiring import load_policy, make_llm
 from prompts import proposal_schema
 from validators.check import Checker
 from validators.policy import Policy
-
-CARD = "card"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,27 +78,28 @@ def init(settings: Settings) -> None:
     _parts = _Parts(summarizer, policy)
 
 
-def run(incident_id: str, *, queue: bool) -> Outcome:
+def run(incident_id: str, *, queue: bool, now: datetime) -> Outcome:
     """Summarize one incident. In one transaction: store its suggested actions, queue the
     card and their messages (``queue``: the bot has a channel), and mark the summary done
-    unless a newer notification wants another. A crash before that commit leaves the
+    unless a newer notification wants another. ``now`` is the server's clock (event time in
+    replays and drills), which the card's times are read against. A crash before that commit leaves the
     summary wanted, and the next start runs it again; one after it loses nothing."""
     assert _parts is not None, "init() first"
     engine = _parts.summarizer.engine
     with reading(engine) as conn:
         wanted = conn.scalar(select(incidents.c.summary_wanted_at).where(incidents.c.incident_id == incident_id))
     result = _parts.summarizer.summarize(incident_id)
-    card = summary_card(result, _parts.policy)
-    now = _utcnow()
     with engine.begin() as conn:
+        store_card(conn, incident_id, card_data(result, _parts.policy), now)
         # An action of a kind already open on its lane is not suggested again (one message, one vote).
         fresh = [suggested_state(row) for row in result.suggested if insert_suggestion(conn, row)]
         for action in fresh:
             note(conn, action, now, "action.suggested", actor="lanekeeper", extra={"reason": action.reason})
         if queue:
-            enqueue(conn, incident_id, CARD, card, now)
+            queue_card(conn, incident_id, _parts.policy, now)
             for action in fresh:
-                enqueue(conn, incident_id, action_purpose(action.action_id), action_message(action), now)
+                message = action_message(action, _parts.policy.runbook(action.lane, action.kind))
+                enqueue(conn, incident_id, action_purpose(action.action_id), message, now)
         conn.execute(
             update(incidents)
             .where(incidents.c.incident_id == incident_id, incidents.c.summary_wanted_at == wanted)

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, insert, update
+from sqlalchemy import Connection, Engine, insert
 
 from bot.actions.lifecycle import suggestion_row
 from bot.clock import Clock
 from bot.incidents.timeline import record
 from bot.store.events import EventStore
-from bot.store.tables import incidents, llm_calls
+from bot.store.tables import llm_calls
 from bot.summarize.context import IncidentContext, load_context
 from bot.summarize.llm import Completion, LlmClient
 from bot.summarize.prompt import Prompt, build_prompt, reask
@@ -73,8 +73,6 @@ class Summarizer:
 
     def summarize(self, incident_id: str) -> SummaryResult:
         context = load_context(self.engine, self.store, self.policy, incident_id, self.lookback)
-        with self.engine.begin() as conn:  # the severity over the incident's own window, from now on
-            conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(severity=context.severity))
         if not context.lanes:  # an alert without a lane label: nothing to summarize, and the card says why
             why = (
                 f"incident {incident_id} names no lane: its alerts carry no `lane` label (or the one "
@@ -101,7 +99,7 @@ class Summarizer:
             prompt = reask(prompt, completion.text or "", report)
         assert report is not None
         codes = ", ".join(sorted(report.codes))
-        return self._withhold(context, self.reasks + 1, f"{self.reasks + 1} proposals failed validation (last: {codes})")
+        return self._withhold(context, self.reasks + 1, f"{self.reasks + 1} AI proposals failed validation (last: {codes})")
 
     def check(self, completion: Completion, context: IncidentContext) -> tuple[Any, Report]:
         """The validators' report on one answer, plus what makes it this incident's."""

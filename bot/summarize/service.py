@@ -13,20 +13,25 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.incidents import Notification
+from bot.incidents.card import CardData, figures
+from bot.incidents.card import store as store_card
 from bot.lanes.live import LaneStatus
 from bot.processes import CONTEXT
-from bot.slack.cards import Card, facts_card
+from bot.slack.blocks import CARD
+from bot.slack.cards import queue_card
 from bot.slack.outbox import Outbox
 from bot.store.engine import reading
-from bot.store.tables import alerts, incidents
+from bot.store.tables import incidents
 from bot.summarize import child
 from bot.wiring import llm_configured
+from validators.facts import LaneFacts, Window
 from validators.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -42,8 +47,9 @@ class Reporter:
         *,
         lane_status: Callable[[], dict[str, LaneStatus]],
         debounce: timedelta,
+        clock: Clock,
     ) -> None:
-        self.settings, self.engine, self.policy, self.outbox = settings, engine, policy, outbox
+        self.settings, self.engine, self.policy, self.outbox, self.clock = settings, engine, policy, outbox, clock
         self.lane_status = lane_status
         self.debounce = debounce.total_seconds()
         self.ai = llm_configured(settings)
@@ -64,7 +70,7 @@ class Reporter:
             ).all()
         for incident_id in wanted:
             log.info("resuming the summary a restart interrupted", extra={"incident_id": incident_id})
-            if self.outbox is not None and not self.outbox.has(incident_id, child.CARD):
+            if self.outbox is not None and not self.outbox.has(incident_id, CARD):
                 self._post_card(incident_id)
             self._schedule(incident_id, 0.0)
 
@@ -74,33 +80,49 @@ class Reporter:
             self._post_card(note.incident_id)
             self._schedule(note.incident_id, 0.0)
         elif note.reason in ("updated", "resolved"):
+            if note.reason == "resolved":
+                self.redraw(note.incident_id)  # the channel hears of it now; the summary follows
             self._schedule(note.incident_id, self.debounce)
 
-    def _post_card(self, incident_id: str) -> None:
-        started = time.perf_counter()
-        card = self._live_card(incident_id)
-        note = "AI summary: validating…" if self.ai else "Facts only: no LLM is configured for this bot."
-        if self.outbox is not None:
-            self.outbox.send(incident_id, child.CARD, facts_card(card, self.policy, note))
-        log.info("facts card queued in %.1f ms", (time.perf_counter() - started) * 1000, extra={"incident_id": incident_id})
-        with self.engine.begin() as conn:  # the incident carries the severity its card shows (after the card: a commit waits)
-            conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(severity=card.severity))
+    def redraw(self, incident_id: str) -> None:
+        """Queue the card again as the store has it (after an acknowledgement, a resolution,
+        an escalation): its figures stay, its state is drawn anew."""
+        if self.outbox is None:
+            return
+        with self.engine.begin() as conn:
+            queue_card(conn, incident_id, self.policy, self.clock())
+        self.outbox.wake()
 
-    def _live_card(self, incident_id: str) -> Card:
+    def _post_card(self, incident_id: str) -> None:
+        """The card from live status, at once: no scan of events, no LLM."""
+        started = time.perf_counter()
+        data = self._live_data(incident_id)
+        now = self.clock()
+        with self.engine.begin() as conn:
+            store_card(conn, incident_id, data, now)
+            if self.outbox is not None:
+                queue_card(conn, incident_id, self.policy, now)
+        if self.outbox is not None:
+            self.outbox.wake()
+        log.info("facts card queued in %.1f ms", (time.perf_counter() - started) * 1000, extra={"incident_id": incident_id})
+
+    def _live_data(self, incident_id: str) -> CardData:
         with reading(self.engine) as conn:
-            row = conn.execute(select(incidents.c.title, incidents.c.lanes).where(incidents.c.incident_id == incident_id)).one()
-            firing = conn.scalars(
-                select(alerts.c.name)
-                .where(alerts.c.incident_id == incident_id, alerts.c.status == "firing")
-                .order_by(alerts.c.starts_at)
-            ).all()
+            lanes = sorted(conn.scalar(select(incidents.c.lanes).where(incidents.c.incident_id == incident_id)) or [])
         statuses = self.lane_status()
-        lanes = {lane: statuses[lane].facts for lane in sorted(row.lanes) if lane in statuses}
-        severity, _ = self.policy.severity_of(list(lanes.items()))
-        marks = [statuses[lane].watermark for lane in lanes]
-        minutes = max((statuses[lane].window.length_s for lane in lanes), default=0) / 60
-        basis = f"live status, last {minutes:.0f} min to {max(marks):%H:%M:%S} UTC" if marks else "no events yet"
-        return Card(incident_id, row.title, severity, lanes, list(firing), basis)
+        known = [statuses[lane] for lane in lanes if lane in statuses]
+        now = self.clock()
+        window = (
+            Window(min(s.window.start for s in known), max(s.window.end for s in known))
+            if known
+            else Window(now - self.settings.status_window, now)
+        )
+        figures_of: list[tuple[str, LaneFacts, datetime | None]] = [
+            (lane, statuses[lane].facts, statuses[lane].watermark) if lane in statuses else (lane, LaneFacts(), None)
+            for lane in lanes
+        ]
+        events = sum(s.events_in_window for s in known)
+        return CardData(figures=figures("live", window, events, figures_of, self.policy), ai="pending" if self.ai else "off")
 
     def _schedule(self, incident_id: str, delay: float) -> None:
         with self._cond:
@@ -137,7 +159,8 @@ class Reporter:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(1, mp_context=CONTEXT, initializer=child.init, initargs=(self.settings,))
         try:
-            outcome = self._pool.submit(child.run, incident_id, queue=self.outbox is not None).result()
+            job = self._pool.submit(child.run, incident_id, queue=self.outbox is not None, now=self.clock())
+            outcome = job.result()
         except BrokenProcessPool:
             log.error("the summary process died; starting a new one", extra={"incident_id": incident_id})
             self._pool = None

@@ -1,0 +1,115 @@
+"""An incident's timeline, told in its thread as it grows.
+
+Each round takes the entries not yet told (after ``incidents.thread_entry_id``), turns
+those people care about into lines, and queues them as replies in the same transaction
+that moves the mark: a crash neither loses nor repeats one. Lines of one round are one
+reply (an alert storm is one message, not a hundred); a new severity and a resolution are
+replies of their own, told to the channel too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+
+from bot.slack.blocks import Message, context_block, escape, section
+from bot.slack.cards import mention
+from bot.slack.figures import threshold, when
+from bot.slack.queue import enqueue
+from bot.store.engine import reading
+from bot.store.tables import incidents, timeline
+
+ROUND = 500
+"""Entries looked at per round; the rest wait for the next one."""
+QUOTE_MAX = 500
+
+
+def _by(entry: Any) -> str:
+    return f" by {mention(entry.actor)}" if entry.actor and entry.actor != "lanekeeper" else ""
+
+
+def _alert(entry: Any, verb: str) -> str:
+    lane = entry.detail.get("lane")
+    return f"{escape(entry.detail.get('name', 'an alert'))} {verb}" + (f" on {escape(lane)}" if lane else "")
+
+
+def _severity(entry: Any) -> str:
+    reasons = entry.detail.get("reasons", [])
+    why = "; ".join(f"{threshold(r['fact'], r['value'], r['threshold'])} on {escape(r['lane'])}" for r in reasons[:3])
+    return f"now *{entry.detail.get('to')}* (was {entry.detail.get('from')})" + (f": {why}" if why else "")
+
+
+def _note(entry: Any) -> str:
+    text = str(entry.detail.get("text", ""))
+    return f"note{_by(entry)}: “{escape(text[:QUOTE_MAX])}”"
+
+
+def _escalated(entry: Any) -> str:
+    to = ", ".join(mention(who) for who in entry.detail.get("to", [])) or "nobody: the policy names no approvers"
+    return f"escalated{_by(entry)} to {to}"
+
+
+LINES: dict[str, Callable[[Any], str]] = {
+    "alert.firing": lambda e: _alert(e, "fired"),
+    "alert.resolved": lambda e: _alert(e, "stopped firing"),
+    "alert.inhibited": lambda e: _alert(e, "is inhibited") + f" by {escape(str(e.detail.get('silenced_by', '')))}",
+    "incident.acknowledged": lambda e: f"acknowledged{_by(e)}",
+    "incident.escalated": _escalated,
+    "incident.note": _note,
+    "incident.mitigated": lambda e: f"marked mitigated{_by(e)}",
+    "incident.open": lambda e: f"open again{_by(e)}" + (f": {escape(e.detail['note'])}" if e.detail.get("note") else ""),
+    "incident.resolved": lambda e: f"resolved{_by(e) or ': no alert fires any more'}",
+    "incident.severity": _severity,
+}
+BROADCAST = frozenset({"incident.severity", "incident.resolved"})
+"""What the channel hears of, beside the card: a new severity and the resolution."""
+
+
+def tell(engine: Engine, now: datetime) -> int:
+    """Queue the replies for every entry not told yet; how many were queued."""
+    with reading(engine) as conn:  # most rounds find nothing: no write lock for that
+        pending = conn.execute(_untold(ROUND)).all()
+    if not pending:
+        return 0
+    queued = 0
+    with engine.begin() as conn:
+        by_incident: dict[str, list[Any]] = {}
+        for entry in conn.execute(_untold(ROUND)).all():  # again, inside the transaction that moves the mark
+            by_incident.setdefault(entry.incident_id, []).append(entry)
+        wanted = select(incidents.c.incident_id, incidents.c.number).where(incidents.c.incident_id.in_(by_incident))
+        numbers = {row.incident_id: row.number for row in conn.execute(wanted)}
+        for incident_id, entries in by_incident.items():
+            queued += _queue(conn, incident_id, numbers.get(incident_id, 0), entries, now)
+            mark = max(e.entry_id for e in entries)
+            conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(thread_entry_id=mark))
+    return queued
+
+
+def _untold(limit: int) -> Any:
+    return (
+        select(timeline.c.entry_id, timeline.c.incident_id, timeline.c.at, timeline.c.kind, timeline.c.actor, timeline.c.detail)
+        .join(incidents, incidents.c.incident_id == timeline.c.incident_id)
+        .where(timeline.c.entry_id > incidents.c.thread_entry_id)
+        .order_by(timeline.c.entry_id)
+        .limit(limit)
+    )
+
+
+def _queue(conn: Connection, incident_id: str, number: int, entries: list[Any], now: datetime) -> int:
+    told = [e for e in entries if e.kind in LINES]
+    lines = [f"{when(e.at, now)} · {LINES[e.kind](e)}" for e in told if e.kind not in BROADCAST]
+    queued = 0
+    if lines:
+        first = min(e.entry_id for e in told if e.kind not in BROADCAST)
+        message = Message(escape(f"#{number}: {len(lines)} update(s)"), [context_block("\n".join(lines))])
+        enqueue(conn, incident_id, f"thread:{first}", message, now)
+        queued += 1
+    for entry in (e for e in told if e.kind in BROADCAST):
+        text = f"*#{number} {LINES[entry.kind](entry)}* · {when(entry.at, now)}"
+        notice = f"#{number} is now {entry.detail.get('to')}" if entry.kind == "incident.severity" else f"#{number} resolved"
+        enqueue(conn, incident_id, f"thread:{entry.entry_id}", Message(escape(notice), [section(text)], True), now)
+        queued += 1
+    return queued
