@@ -4,30 +4,34 @@ person reading it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
+from helpers import wait_for
 from races import FINISHED, HOOK_SECRET, Receiver, _serving, race_world
 from sqlalchemy import insert
 from stores import running as running_bot
-from stores import store
-from test_actions import crash, suggest, webhook_world
+from stores import sqlite_url, store
+from test_actions import action_world, approve_twice, crash, message_of, refusals, shown, status, suggest, webhook_world
 from test_slack_app import LEAD, Slack
 from test_summaries import incident_events
 
+from bot.actions import ActionState, Webhook
+from bot.replay.run import replay
+from bot.slack.blocks import action_purpose
+from bot.slack.poster import posted
 from bot.store.engine import make_engine, upgrade
 from bot.store.events import EventStore
 from bot.store.tables import actions, incidents
 from validators.ndjson import parse_events
-
-from bot.replay.run import replay
-
-from bot.slack.blocks import action_purpose
-from bot.slack.poster import posted
 
 
 def final_message(world, action_id: str) -> str:  # type: ignore[no-untyped-def]
@@ -38,7 +42,10 @@ def final_message(world, action_id: str) -> str:  # type: ignore[no-untyped-def]
     versions = [
         json.dumps(c.args["blocks"], ensure_ascii=False)
         for c in world.slack.calls
-        if (c.method == "chat.postMessage" and (c.args.get("metadata") or {}).get("event_payload", {}).get("purpose") == action_purpose(action_id))
+        if (
+            c.method == "chat.postMessage"
+            and (c.args.get("metadata") or {}).get("event_payload", {}).get("purpose") == action_purpose(action_id)
+        )
         or (c.method == "chat.update" and c.args.get("ts") == found[1])
     ]
     return versions[-1]
@@ -99,11 +106,17 @@ def test_upgrading_to_0005_never_calls_the_webhook_for_an_action_approved_before
         incident = {"group_key": "g", "lanes": ["l2-arb"], "status": "open", "title": "t", "pending_change": False}
         row = {"kind": "rollback", "lane": "l2-arb", "reason": "r", "evidence": [], "approvals_needed": 2}
         with engine.begin() as conn:
-            conn.execute(insert(incidents).values(incident_id="inc-1", opened_at=now, updated_at=now, first_alert_at=now, **incident))
+            conn.execute(
+                insert(incidents).values(incident_id="inc-1", opened_at=now, updated_at=now, first_alert_at=now, **incident)
+            )
             conn.execute(  # approved 20 minutes ago by the old code, which called the webhook then
                 insert(actions).values(
-                    action_id="act-old", incident_id="inc-1", status="approved", created_at=now - timedelta(minutes=25),
-                    decided_at=now - timedelta(minutes=20), **row
+                    action_id="act-old",
+                    incident_id="inc-1",
+                    status="approved",
+                    created_at=now - timedelta(minutes=25),
+                    decided_at=now - timedelta(minutes=20),
+                    **row,
                 )
             )
         engine.dispose()
@@ -132,3 +145,165 @@ def test_an_approval_cut_short_is_not_executed_once_its_incident_was_resolved(da
             state = world.bot.actions.state(action_id)
     assert receiver.calls == {}, "an action of a resolved incident was executed"
     assert state.status == "expired"
+
+
+# --- the webhook ----------------------------------------------------------------------------------
+
+
+class RawReceiver:
+    """An action webhook on loopback that answers however ``answer`` writes to the socket
+    (after reading the whole request); counts the requests it read."""
+
+    def __init__(self, answer: Callable[[socket.socket], None]) -> None:
+        self.answer, self.calls = answer, 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/execute"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> RawReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, body = data.split(b"\r\n\r\n", 1)
+            length = int(next(h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")))
+            while len(body) < length:
+                body += conn.recv(65536)
+            self.calls += 1
+            with contextlib.suppress(OSError):
+                self.answer(conn)
+
+
+def dribbling(seconds: float, gap: float) -> Callable[[socket.socket], None]:
+    """200 at once, then its body a byte every ``gap`` seconds for ``seconds``: every read
+    gets a byte well within any per-read timeout."""
+
+    def answer(conn: socket.socket) -> None:
+        n = int(seconds / gap)
+        conn.sendall(f"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {n}\r\n\r\n".encode())
+        for _ in range(n):
+            time.sleep(gap)
+            conn.sendall(b".")
+
+    return answer
+
+
+def an_action(action_id: str = "act-attack") -> ActionState:
+    return ActionState(action_id, "inc-1", "rollback", "l2-arb", "r", "executing", 2)
+
+
+def test_a_webhook_call_never_outlasts_longest_s_which_the_sweep_relies_on() -> None:
+    """``longest_s`` (4x the timeout) is what a crashed call is judged by: past it (plus 30 s)
+    any replica says "the bot stopped" and the outcome is lost. httpx's timeout bounds each
+    read, not the call: an answer that trickles in outlives it."""
+    hook = Webhook("", "s", timeout_s=0.2)
+    with RawReceiver(dribbling(seconds=3.0, gap=0.1)) as receiver:
+        started = time.monotonic()
+        hook = Webhook(receiver.url, "s", timeout_s=0.2)
+        outcome = hook.call(an_action())
+        took = time.monotonic() - started
+    assert took <= hook.longest_s + 0.5, f"the call took {took:.1f}s, longest_s is {hook.longest_s:.1f}s ({outcome})"
+
+
+def test_a_replica_never_says_the_bot_stopped_while_the_call_is_in_flight_and_answered(tmp_path: Path) -> None:
+    """Two replicas, the same settings (timeout 200 ms, so a call 'can take' 0.8 s and is
+    judged cut short 30.8 s after it started). The receiver answers 200 at once and trickles
+    its body for 34 s. The other replica's tick says the bot stopped; the 200 is then lost."""
+    url = sqlite_url(tmp_path)
+    with RawReceiver(dribbling(seconds=34.0, gap=0.1)) as receiver:
+        for world in action_world(url, action_webhook=receiver.url, action_webhook_secret="s", action_webhook_timeout="200ms"):
+            slack = Slack(world)
+            action_id = approve_twice(world, slack)
+            wait_for(lambda: status(world, action_id) == "executing")  # noqa: B023
+            replica = running_bot(url, **world.bot.settings.model_dump(exclude={"database_url", "slack_bot_token"}))
+            try:
+                deadline = time.monotonic() + 33.0
+                while time.monotonic() < deadline:
+                    replica.tick()
+                    time.sleep(0.5)
+            finally:
+                replica.close()
+            wait_for(lambda: receiver.calls == 1)
+            final = wait_for(
+                lambda: status(world, action_id) not in ("executing",) and world.bot.actions.state(action_id), timeout=15
+            )  # noqa: B023
+    assert (final.status, final.outcome) == ("executed", "executed: the action webhook answered 200")
+
+
+def gzip_that_is_not(conn: socket.socket) -> None:
+    body = b"this is not gzip"
+    head = f"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+    conn.sendall(head + body)
+
+
+def test_a_2xx_whose_body_cannot_be_decoded_is_an_outcome_not_an_exception() -> None:
+    with RawReceiver(gzip_that_is_not) as receiver:
+        outcome = Webhook(receiver.url, "s", timeout_s=2.0).call(an_action())
+    assert outcome.status == "executed"
+
+
+def test_a_2xx_whose_body_cannot_be_decoded_does_not_leave_the_action_executing_with_its_buttons(database_url: str) -> None:
+    with RawReceiver(gzip_that_is_not) as receiver:
+        for world in action_world(database_url, action_webhook=receiver.url, action_webhook_secret="s"):
+            slack = Slack(world)
+            action_id = approve_twice(world, slack)
+            wait_for(lambda: receiver.calls == 1)
+            time.sleep(3.0)
+            state = world.bot.actions.state(action_id)
+            last = message_of(world, action_id)[-1]
+    assert state.status == "executed", f"{state.status}: {state.outcome}"
+    assert '"lk_approve"' not in last
+
+
+# --- without a webhook: the runbook ---------------------------------------------------------------
+
+DEPUTY = "U03DEPUTY"
+
+
+def three_approvers(folder: Path) -> Path:
+    text = (Path(__file__).resolve().parent.parent / "bot" / "defaults" / "policy.yaml").read_text()
+    path = folder / "policy.yaml"
+    path.write_text(text.replace("approvers: [U01ONCALL, U02LEAD]", f"approvers: [U01ONCALL, U02LEAD, {DEPUTY}]"))
+    return path
+
+
+def test_a_late_reject_never_tells_people_a_runbook_approval_will_not_be_executed(database_url: str, tmp_path: Path) -> None:
+    """No webhook: two approvals hand the rollback to a person ("execute it per runbook"),
+    who starts. A third approver's click on the buttons still on their screen (the edit had
+    not reached them) must not turn it into "rejected: it will not be executed"."""
+    for world in action_world(database_url, policy=three_approvers(tmp_path)):
+        slack = Slack(world)
+        action_id = approve_twice(world, slack)
+        shown_runbook = shown(world, action_id, "execute it per runbook")
+        assert '"lk_approve"' not in shown_runbook
+        slack.click("lk_reject", action_id, DEPUTY, reason="wait")
+        wait_for(lambda: refusals(slack) or len(world.bot.actions.state(action_id).votes) == 3)  # noqa: B023
+        state = world.bot.actions.state(action_id)
+        assert state.status == "approved", f"{state.status}: {state.outcome}"
+
+
+def test_after_a_runbook_approval_the_lane_can_be_suggested_again(database_url: str) -> None:
+    """No webhook: an approved rollback is handed to a person and the bot's part ends. It
+    stays ``approved`` (open) for ever, so the next /rollback of that lane in the incident is
+    refused with "vote on its message", a message with no buttons left."""
+    for world in action_world(database_url):
+        slack = Slack(world)
+        first = approve_twice(world, slack)
+        shown(world, first, "execute it per runbook")
+        again = slack.command("/rollback", "l2-arb").json()["text"]
+        assert " suggested (act-" in again, again
