@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from helpers import wait_for
 from races import FINISHED, HOOK_SECRET, Receiver, _serving, race_world
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from stores import running as running_bot
 from stores import sqlite_url, store
 from test_actions import action_world, approve_twice, crash, message_of, refusals, shown, status, suggest, webhook_world
-from test_slack_app import LEAD, Slack
-from test_summaries import incident_events
+from fakes import FakeOpenAI, FakeSlack, rollback_proposal, running
+from test_slack_app import LEAD, ONCALL, SECRET, Slack
+from test_summaries import alertmanager, incident_events, world_for
 
 from bot.actions import ActionState, Webhook
 from bot.replay.run import replay
@@ -307,3 +308,74 @@ def test_after_a_runbook_approval_the_lane_can_be_suggested_again(database_url: 
         shown(world, first, "execute it per runbook")
         again = slack.command("/rollback", "l2-arb").json()["text"]
         assert " suggested (act-" in again, again
+
+
+# --- the AI's suggestions -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_re_summary_does_not_suggest_again_an_action_people_just_decided(database_url: str, decision: str) -> None:
+    """The model suggests rolling back l2-arb; people approve it (executed) or reject it. A
+    new alert re-summarizes the incident a minute later: the same rollback comes back as a
+    new message with live buttons and nothing saying it was executed or rejected already."""
+    receiver = Receiver()
+    with _serving(receiver), running(FakeOpenAI(responder=rollback_proposal)) as llm, running(FakeSlack()) as fake:
+        options = {
+            "slack_signing_secret": SECRET,
+            "action_webhook": receiver.url,
+            "action_webhook_secret": HOOK_SECRET,
+            "group_interval": timedelta(milliseconds=10),
+        }
+        for world in world_for(database_url, llm, fake, **options):
+            slack = Slack(world)
+            incident_id = world.open_incident()
+            with world.bot.engine.connect() as conn:
+                [first] = conn.scalars(select(actions.c.action_id).where(actions.c.incident_id == incident_id))
+            if decision == "approve":
+                slack.click("lk_approve", first, ONCALL)
+                wait_for(lambda: len(world.bot.actions.state(first).votes) == 1)  # noqa: B023
+                slack.click("lk_approve", first, LEAD)
+                wait_for(lambda: status(world, first) == "executed")  # noqa: B023
+            else:
+                slack.click("lk_reject", first, LEAD, reason="the deploy is fine, it is the RPC")
+                wait_for(lambda: status(world, first) == "rejected")  # noqa: B023
+            world.client.post("/webhooks/alertmanager", content=alertmanager(name="CanaryFailing", starts=700))
+            time.sleep(0.05)
+            world.bot.tick()
+            world.bot.drain()
+            assert len(llm.requests) == 2  # re-summarized
+            with world.bot.engine.connect() as conn:
+                rows = conn.execute(select(actions.c.action_id, actions.c.status).where(actions.c.incident_id == incident_id)).all()
+    assert [r for r in rows if r.action_id != first] == [], "the decided rollback was suggested again"
+
+
+def test_the_idempotency_key_of_an_ai_suggested_action_is_unique_beyond_its_store(tmp_path: Path) -> None:
+    """The webhook's receiver deduplicates on ``Idempotency-Key`` (the action id). An AI
+    suggestion's id is a hash of (incident id, LLM call number, kind, lane), all counted per
+    store: a second store (a rebuilt database, a second region, a replay) makes the same key
+    for a different rollback, and the receiver answers 2xx without acting ("executed")."""
+    ids = []
+    for n in (1, 2):
+        with running(FakeOpenAI(responder=rollback_proposal)) as llm, running(FakeSlack()) as fake:
+            for world in world_for(sqlite_url(tmp_path / f"store{n}"), llm, fake):
+                world.open_incident()
+                with world.bot.engine.connect() as conn:
+                    ids += list(conn.scalars(select(actions.c.action_id)))
+    assert len(ids) == 2
+    assert ids[0] != ids[1], f"two stores, two rollbacks, one idempotency key: {ids[0]}"
+
+
+def test_while_the_webhook_is_being_called_the_message_no_longer_offers_the_buttons(database_url: str) -> None:
+    """The receiver takes 4 s to answer (within the 10 s timeout). Meanwhile the channel still
+    shows the action as "suggested · 1 of 2" with Approve and Reject, though it is executing."""
+    receiver = Receiver(delay=4.0)
+    with _serving(receiver):
+        for world in webhook_world(database_url, receiver):
+            slack = Slack(world)
+            action_id = approve_twice(world, slack)
+            wait_for(lambda: receiver.calls[action_id] == 1)  # noqa: B023
+            time.sleep(1.5)  # the call is in flight, the approval long committed
+            assert status(world, action_id) == "executing"
+            during = message_of(world, action_id)[-1]
+            shown(world, action_id, "executed: the action webhook answered 200")
+    assert '"lk_approve"' not in during, "an executing action's message still offers Approve/Reject"
