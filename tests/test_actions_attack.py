@@ -221,6 +221,28 @@ def test_a_webhook_call_never_outlasts_longest_s_which_the_sweep_relies_on() -> 
     assert took <= hook.longest_s + 0.5, f"the call took {took:.1f}s, longest_s is {hook.longest_s:.1f}s ({outcome})"
 
 
+def trickled_status(seconds: float) -> Callable[[socket.socket], None]:
+    """The status line and headers a byte at a time over ``seconds`` (a receiver behind a
+    struggling proxy): every read gets a byte well within any per-read timeout."""
+
+    def answer(conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+        for byte in head:
+            time.sleep(seconds / len(head))
+            conn.sendall(bytes([byte]))
+
+    return answer
+
+
+def test_a_webhook_call_never_outlasts_longest_s_even_when_its_status_line_trickles() -> None:
+    with RawReceiver(trickled_status(seconds=3.0)) as receiver:
+        started = time.monotonic()
+        hook = Webhook(receiver.url, "s", timeout_s=0.2)
+        outcome = hook.call(an_action())
+        took = time.monotonic() - started
+    assert took <= hook.longest_s + 0.5, f"the call took {took:.1f}s, longest_s is {hook.longest_s:.1f}s ({outcome})"
+
+
 def test_a_replica_never_says_the_bot_stopped_while_the_call_is_in_flight_and_answered(tmp_path: Path) -> None:
     """Two replicas, the same settings (timeout 200 ms, so a call 'can take' 0.8 s and is
     judged cut short 30.8 s after it started). The receiver answers 200 at once and trickles
