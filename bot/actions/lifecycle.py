@@ -115,6 +115,8 @@ class Actions:
             return f"{action.kind} {action.lane} is already {action.status}"
         if ballot.decision == "reject" and action.status not in ("suggested", "approved"):
             return f"too late to reject: {action.kind} {action.lane} is already {action.status}"
+        if ballot.decision == "reject" and action.outcome is not None:  # approved and handed to a person (runbook, drill)
+            return f"too late to reject: {action.kind} {action.lane} was approved and handed over ({action.outcome})"
         if any(v.user_id == ballot.user_id for v in action.votes):
             return f"you already voted on {action.kind} {action.lane}; a second click does not count"
         return None
