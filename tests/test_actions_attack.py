@@ -16,16 +16,18 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeOpenAI, FakeSlack, rollback_proposal, running
+from fastapi.testclient import TestClient
 from helpers import wait_for
 from races import FINISHED, HOOK_SECRET, Receiver, _serving, race_world
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from stores import running as running_bot
 from stores import sqlite_url, store
 from test_actions import action_world, approve_twice, crash, message_of, refusals, shown, status, suggest, webhook_world
 from test_slack_app import LEAD, ONCALL, SECRET, Slack
 from test_summaries import alertmanager, incident_events, world_for
 
-from bot.actions import ActionState, Webhook
+from bot.actions import ActionError, ActionState, Ballot, Webhook
+from bot.http.app import create_app
 from bot.replay.run import replay
 from bot.slack.blocks import action_purpose
 from bot.slack.poster import posted
@@ -422,3 +424,65 @@ def test_a_policy_under_which_an_action_can_never_be_approved_is_refused_at_load
     assert old in text
     with pytest.raises(PolicyError):
         parse_policy(text.replace(old, new, 1))
+
+
+# --- what held: two replicas on one store ---------------------------------------------------------
+
+
+def test_two_replicas_voting_and_sweeping_at_once_call_the_webhook_at_most_once(database_url: str, tmp_path: Path) -> None:
+    """Two Bots on one store, ten voters split between them and both replicas' ticks released
+    at one instant: all approvals; approvals with one reject; an approval cut short (both
+    sweeps resume it) with a reject racing them. Never two calls, never a call after a reject."""
+    approvers = [f"U{i:02d}X" for i in range(1, 13)]
+    policy = tmp_path / "policy.yaml"
+    text = (Path(__file__).resolve().parent.parent / "bot" / "defaults" / "policy.yaml").read_text()
+    policy.write_text(text.replace("approvers: [U01ONCALL, U02LEAD]", f"approvers: [{', '.join(approvers)}]"))
+    receiver, problems = Receiver(), []
+    with _serving(receiver):
+        options = {"policy": policy, "action_webhook": receiver.url, "action_webhook_secret": HOOK_SECRET}
+        a, b = running_bot(database_url, **options), running_bot(database_url, **options)
+        try:
+            with TestClient(create_app(a, background=False)) as client:
+                client.post("/events", content=incident_events())
+                client.post("/webhooks/alertmanager", content=alertmanager())
+                b.live.add(a.events.between(a.clock() - timedelta(days=3650), a.clock() + timedelta(days=1)))
+                for n in range(30):
+                    suggestion, mode = a.actions.suggest("rollback", "l2-arb", approvers[0]), n % 3
+                    if mode == 2:
+                        a.actions.vote(suggestion.action_id, Ballot(approvers[0], "approve"))
+                        crash_to(a, suggestion.action_id, status="approved", decided_at=a.clock() - timedelta(minutes=5))
+                    gate = threading.Barrier(12)
+
+                    def one(
+                        i: int, action_id: str = suggestion.action_id, mode: int = mode, gate: threading.Barrier = gate
+                    ) -> None:
+                        bot = a if i % 2 else b
+                        gate.wait()
+                        try:
+                            if i >= 10:
+                                bot.tick()
+                            else:
+                                rejects = (mode == 1 and i == 3) or (mode == 2 and i == 1)
+                                bot.actions.vote(action_id, Ballot(approvers[i + 1], "reject" if rejects else "approve"))
+                        except ActionError:
+                            pass
+                        except Exception as exc:
+                            problems.append(repr(exc))
+
+                    threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+                    for thread in threads:
+                        thread.start()
+                    for thread in threads:
+                        thread.join()
+                    ended, calls = a.actions.state(suggestion.action_id).status, receiver.calls[suggestion.action_id]
+                    if calls > 1 or (ended == "rejected" and calls) or ended not in ("executed", "rejected"):
+                        problems.append((n, mode, ended, calls))
+        finally:
+            a.close()
+            b.close()
+    assert problems == []
+
+
+def crash_to(bot, action_id: str, **values: object) -> None:  # type: ignore[no-untyped-def]
+    with bot.engine.begin() as conn:
+        conn.execute(update(actions).where(actions.c.action_id == action_id).values(**values))
