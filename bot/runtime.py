@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from bot.actions import Actions, ActionState
+from bot.actions import Actions, ActionState, records
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.incidents import IncidentEngine, Notification, Routing
@@ -32,7 +32,7 @@ from bot.slack import thread
 from bot.slack.blocks import action_message, action_purpose
 from bot.slack.outbox import Outbox, Pace
 from bot.slack.poster import Poster, posted
-from bot.slack.queue import depth
+from bot.slack.queue import depth, enqueue
 from bot.store.engine import make_engine, reading, upgrade
 from bot.store.events import EventStore
 from bot.summarize.service import Reporter
@@ -217,10 +217,17 @@ class Bot:
         return found[0] if found else None
 
     def post_action(self, action: ActionState) -> None:
-        """A suggested action's message (with its buttons), posted or brought up to date."""
-        if self.outbox is not None:
-            message = action_message(action, self.policy.runbook(action.lane, action.kind))
-            self.outbox.send(action.incident_id, action_purpose(action.action_id), message)
+        """A suggested action's message (with its buttons), posted or brought up to date. It
+        is rendered from the store with the action's row locked, never from ``action`` as its
+        caller read it: a state read before another thread's step (a refused click reading
+        "executing") could otherwise be queued after that step's message and stay for good."""
+        if self.outbox is None:
+            return
+        with self.engine.begin() as conn:
+            latest = records.load(conn, action.action_id, lock=True)
+            message = action_message(latest, self.policy.runbook(latest.lane, latest.kind))
+            enqueue(conn, latest.incident_id, action_purpose(latest.action_id), message, utcnow())
+        self.outbox.wake()
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every scheduled summary ran and every Slack message went out (tests,

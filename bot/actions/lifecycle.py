@@ -116,6 +116,8 @@ class Actions:
             return f"{action.kind} {action.lane} is already {action.status}"
         if ballot.decision == "reject" and action.status not in ("suggested", "approved"):
             return f"too late to reject: {action.kind} {action.lane} is already {action.status}"
+        if ballot.decision == "reject" and action.outcome is not None:  # approved and handed to a person (runbook, drill)
+            return f"too late to reject: {action.kind} {action.lane} was approved and handed over ({action.outcome})"
         if any(v.user_id == ballot.user_id for v in action.votes):
             return f"you already voted on {action.kind} {action.lane}; a second click does not count"
         return None
@@ -156,8 +158,8 @@ class Actions:
         """Housekeeping any replica may do at any time (each step a compare-and-set): the
         suggestions of a resolved incident expire; a call cut short by a crash (executing for
         longer than a call can take) becomes unknown and is never made again; an approval
-        whose approver died before the call is executed now, if its lane still justifies it.
-        The actions changed, for their messages."""
+        whose approver died before the call is executed now, if its incident is open and its lane
+        still justifies it. The actions changed, for their messages."""
         now, changed = self.clock(), []
         since = now - timedelta(seconds=self.executor.longest_s + GRACE_S)
         with reading(self.engine) as conn:  # most ticks find nothing: no write lock for that
@@ -181,6 +183,9 @@ class Actions:
     def _resume(self, action_id: str) -> None:
         action = self.state(action_id)
         try:
+            with reading(self.engine) as conn:  # people may have acted by hand and resolved it meanwhile
+                if not records.incident_open(conn, action.incident_id):
+                    raise ActionError(f"{action.incident_id} was resolved before the call was made")
             justify(self.policy, action.kind, action.lane, self.lane_status(), approving=True)
         except ActionError as exc:
             with self.engine.begin() as conn:

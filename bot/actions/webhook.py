@@ -95,13 +95,16 @@ class Webhook:
         ).encode()
         headers = {"content-type": "application/json", IDEMPOTENCY_HEADER: action.action_id, **sign(body, self.secret)}
         try:
-            answer = httpx.post(self.url, content=body, headers=headers, timeout=self.timeout_s)
+            # Streamed and closed unread: the status says what became of the call, and a body
+            # that trickles in, is huge or cannot be decoded cannot hold the call past
+            # ``longest_s`` (after which another replica says it was cut short) or lose the status.
+            with httpx.stream("POST", self.url, content=body, headers=headers, timeout=self.timeout_s) as answer:
+                code = answer.status_code
         except NOT_SENT as exc:
             return Outcome("failed", f"failed: the action webhook could not be reached ({type(exc).__name__}); nothing was sent")
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:  # sent, then the answer was lost or garbled: it may have acted
             log.error("action webhook: %s after sending %s", type(exc).__name__, action.action_id)
             return Outcome("unknown", f"{UNKNOWN_OUTCOME} (the webhook's answer was lost: {type(exc).__name__})")
-        code = answer.status_code
         if 200 <= code < 300:
             return Outcome("executed", f"executed: the action webhook answered {code}")
         if code < 500:

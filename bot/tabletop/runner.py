@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.actions import EXERCISE as EXERCISE_EXECUTOR
-from bot.actions import ActionError, Ballot
+from bot.actions import RUNBOOK, ActionError, Ballot
 from bot.alerts import Alert, parse_alertmanager
 from bot.config import Settings
 from bot.incidents import IncidentError
@@ -155,8 +155,9 @@ class Drill:
             poster=Marked(target, EXERCISE) if exercise else target,
             pace=DRILL_PACE if poster is None else None,
         )
-        if exercise:
-            self.bot.actions.executor = EXERCISE_EXECUTOR
+        # Nothing a drill or a replay approves executes: LANEKEEPER_ACTION_WEBHOOK in the
+        # environment (a host where the production bot runs) is production's, never theirs.
+        self.bot.actions.executor = EXERCISE_EXECUTOR if exercise else RUNBOOK
         self.checker = Checker(self.bot.policy, proposal_schema())
         self.ready = threading.Event()
         """Set once the drill's bot is started (its store migrated): it may take commands."""
