@@ -77,6 +77,7 @@ class Bot:
             executor=make_executor(settings),
             approvers=make_approvers(settings, self.policy),
             home=self._home,
+            announce=self.post_action,
         )
         self.reporter = Reporter(
             settings,

@@ -255,7 +255,7 @@ def test_a_replica_never_says_the_bot_stopped_while_the_call_is_in_flight_and_an
             slack = Slack(world)
             action_id = approve_twice(world, slack)
             wait_for(lambda: status(world, action_id) == "executing")  # noqa: B023
-            replica = running_bot(url, **world.bot.settings.model_dump(exclude={"database_url", "slack_bot_token"}))
+            replica = running_bot(url, world.clock, **world.bot.settings.model_dump(exclude={"database_url", "slack_bot_token"}))
             try:
                 deadline = time.monotonic() + 33.0
                 while time.monotonic() < deadline:

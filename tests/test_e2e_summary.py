@@ -31,7 +31,7 @@ def test_alert_in_facts_card_out_then_the_validated_summary_replaces_it(tmp_path
             wait_for(lambda: slack.of("chat.postMessage"), timeout=20)
             card = slack.of("chat.postMessage")[0]
             assert card.at - sent < 2.0
-            assert incident in card.args["text"]
+            assert card.args["metadata"]["event_payload"] == {"incident_id": incident, "purpose": "card"}
             wait_for(lambda: slack.of("chat.update"), timeout=20)
             summary = json.dumps(slack.of("chat.update")[0].args["blocks"], ensure_ascii=False)
             assert "l2-arb settlement failures: 5 failed" in summary

@@ -96,7 +96,8 @@ def test_absent_facts_meet_no_threshold_and_count_as_healthy() -> None:
 
 def test_runbooks_name_a_page_per_lane_and_per_action_kind() -> None:
     policy = parse_policy(
-        BASE + "severity: {sev1: {failed: 1}}\nactions: {rollback: {}}\nlinks_allowed: [runbooks.example.com]\n"
+        BASE + "severity: {sev1: {failed: 1}}\nactions: {rollback: {}}\napprovers: [U01ONCALL]\n"
+        "links_allowed: [runbooks.example.com]\n"
         "runbooks: {lanes: {l2-arb: 'https://runbooks.example.com/l2-arb'}, actions: {rollback: 'https://runbooks.example.com/rb'}}"
     )
     assert policy.runbook(lane="l2-arb") == "https://runbooks.example.com/l2-arb"

@@ -145,10 +145,15 @@ def test_lane_status_shows_every_lane_privately_or_one_lane_to_the_channel(world
     world.open_incident()
     overview = slack.command("/lane", "status").json()
     assert overview["response_type"] == "ephemeral"
-    assert "*l2-arb* (unhealthy): failure_rate 25.00%" in json.dumps(overview["blocks"], ensure_ascii=False)
+    shown = json.dumps(overview["blocks"], ensure_ascii=False)
+    assert "*l2-arb* over the policy's health thresholds: failure rate 25% ≥ 1%; canary failures 2 ≥ 1" in shown
+    assert "Failure rate 25% · Failed 5 · Pending $0 in 0 settlements" in shown
     one = slack.command("/lane", "status l2-arb post").json()
     assert one["response_type"] == "in_channel"
-    assert "failed: *5*" in json.dumps(one["blocks"])
+    detail = json.dumps(one["blocks"], ensure_ascii=False)
+    assert "*sev1*: failure rate 25% ≥ 5%" in detail
+    assert "Failed 5" in detail
+    assert "Figures over 13:39–14:09 UTC (30 min)" in detail
     unknown = slack.command("/lane", "status l9-none").json()["text"]
     assert unknown.startswith("No events seen for lane `l9-none` (lanes with status: l2-arb).")
 
@@ -180,19 +185,23 @@ def test_a_bad_heatmap_window_is_explained(world: World, slack: Slack) -> None:
 
 def test_incident_commands_list_show_timeline_ack_and_resolve(world: World, slack: Slack) -> None:
     incident_id = world.open_incident()
-    assert f"*{incident_id}* open sev1" in blocks_text(slack.command("/incident", "list"))
+    listed = blocks_text(slack.command("/incident", "list"))
+    assert f"*#1* open sev1 · l2-arb · SettlementFailures on l2-arb · 1/1 alert firing · `{incident_id}`" in listed
     assert "SettlementFailures" in blocks_text(slack.command("/incident", f"show {incident_id}"))
-    assert "incident.opened" in blocks_text(slack.command("/incident", f"timeline {incident_id}"))
-    acked = slack.command("/incident", f"ack {incident_id}", user=LEAD).json()
-    assert acked["response_type"] == "in_channel"
-    assert acked["text"] == f"{incident_id} acknowledged by <@{LEAD}>."
-    assert "already acknowledged by U02LEAD" in slack.command("/incident", f"ack {incident_id}").json()["text"]
-    assert slack.command("/incident", f"resolve {incident_id}").json()["text"] == f"{incident_id} resolved by <@{ONCALL}>."
+    assert "incident.opened" in blocks_text(slack.command("/incident", "timeline #1"))
+    acked = slack.command("/incident", "ack #1", user=LEAD).json()
+    assert acked["response_type"] == "ephemeral"  # the card and the thread tell everyone
+    assert acked["text"] == "#1 acknowledged: its card and thread say so."
+    assert "already acknowledged by U02LEAD" in slack.command("/incident", "ack 1").json()["text"]
+    refused = slack.command("/incident", f"resolve {incident_id}").json()["text"]
+    assert refused.startswith("#1 cannot be resolved yet: l2-arb had a failed settlement or canary at 14:09:20 UTC")
+    world.clock.advance(400)  # past the policy's quiet time
+    assert slack.command("/incident", "resolve #1").json()["text"] == "#1 resolved: its card and thread say so."
     assert "acknowledged" in blocks_text(slack.command("/incident", f"timeline {incident_id}"))
 
 
 def test_incident_argument_errors_answer_with_usage(world: World, slack: Slack) -> None:
-    assert "`/incident show` needs exactly one incident id." in slack.command("/incident", "show").json()["text"]
+    assert "`/incident show` needs exactly one incident (`#7` or its id)." in slack.command("/incident", "show").json()["text"]
     assert slack.command("/incident", "frobnicate").json()["text"].startswith("Unknown subcommand `frobnicate`.")
     assert "No incident inc-nope." in slack.command("/incident", "show inc-nope").json()["text"]
     assert "takes one of open, mitigated, resolved, all" in slack.command("/incident", "list sideways").json()["text"]
@@ -208,8 +217,15 @@ def suggested_action(world: World) -> str:
 
 def posted_action(world: World) -> str:
     """The id of the first action message posted (its Approve button's value)."""
-    messages = [c for c in world.slack.of("chat.postMessage") if any(b["type"] == "actions" for b in c.args["blocks"])]
-    return str(messages[0].args["blocks"][-1]["elements"][0]["value"])
+    approvable = [
+        e["value"]
+        for c in world.slack.of("chat.postMessage")
+        for b in c.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "lk_approve"
+    ]
+    return str(approvable[0])
 
 
 def action_updates(world: World) -> list[str]:
@@ -261,10 +277,12 @@ def test_a_reject_ends_the_vote_and_shows_why(world: World, slack: Slack) -> Non
 
 def test_approval_after_the_lane_recovered_is_refused_with_the_reason(world: World, slack: Slack) -> None:
     action_id = suggested_action(world)
+    world.clock.advance(3600)  # an hour later: the failures have left the 30-minute window
     healthy = Stream()
-    for i in range(30):  # an hour later: the failures have left the 30-minute window
-        healthy.settle(f"ok{i}", 4000 + i * 10, 4000 + i * 10 + 5, notional=10.0)
-    world.client.post("/events", content=healthy.ndjson())
+    for i in range(30):
+        healthy.add("settlement.submitted", 4000 + i * 10, event_id=f"ok{i}-s", settlement_id=f"ok{i}", notional_usd=10.0)
+        healthy.add("settlement.finalized", 4000 + i * 10 + 5, event_id=f"ok{i}-f", settlement_id=f"ok{i}")
+    assert world.client.post("/events", content=healthy.ndjson()).json()["accepted"] == 60
     slack.click("lk_approve", action_id, ONCALL)
     [reply] = wait_for(slack.responses)
     assert reply.args["text"].startswith(

@@ -324,7 +324,7 @@ def test_a_new_alert_re_summarizes_into_the_same_message(database_url: str, llm:
         time.sleep(0.02)
         world.bot.tick()  # the update is due by now (if the webhook did not hand it out already)
         world.bot.drain()
-        card, *replies = world.slack.of("chat.postMessage")
+        _card, *replies = world.slack.of("chat.postMessage")
         assert len(world.slack.of("chat.update")) == 2  # one card, edited: summary, then the new alert's summary
         assert len(llm.requests) == 2
         assert "CanaryFailing" in json.dumps(world.slack.of("chat.update")[-1].args["blocks"])

@@ -150,6 +150,21 @@ class Policy(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _approvable(self) -> Policy:
+        """An action nobody can approve would be posted with buttons that can never succeed."""
+        users = [a for a in self.approvers if not a.startswith("S")]
+        groups = len(self.approvers) - len(users)
+        for kind, spec in self.actions.items():
+            if not self.approvers:
+                raise ValueError(f"approvers: none named, so no action ({kind}, …) could ever be approved")
+            if not groups and spec.approvals > len(users):
+                raise ValueError(
+                    f"actions.{kind}.approvals: {spec.approvals} distinct approvers needed, but approvers names "
+                    f"{len(users)} and no user group"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _runbooks_known_and_allowed(self) -> Policy:
         """A runbook link is shown to people in the middle of an incident: it points at a
         host the policy allows, for a lane or action the policy knows."""

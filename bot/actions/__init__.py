@@ -2,12 +2,12 @@
 
 from bot.actions.approvers import Approvers, Directory, DirectoryError, SlackDirectory
 from bot.actions.lifecycle import Actions
-from bot.actions.model import OPEN, UNKNOWN_OUTCOME, ActionError, ActionState, Ballot, Decision, Status, Vote
+from bot.actions.model import DECIDED, UNKNOWN_OUTCOME, ActionError, ActionState, Ballot, Decision, Status, Vote
 from bot.actions.webhook import EXERCISE, RUNBOOK, Executor, Outcome, Webhook, sign
 
 __all__ = [
+    "DECIDED",
     "EXERCISE",
-    "OPEN",
     "RUNBOOK",
     "UNKNOWN_OUTCOME",
     "ActionError",

@@ -53,10 +53,13 @@ class Actions:
         executor: Executor,
         approvers: Approvers,
         home: Callable[[ActionState], str | None] = lambda _: None,
+        announce: Callable[[ActionState], None] = lambda _: None,
     ) -> None:
-        """``home``: the channel id where an action's message was posted (None: not posted)."""
+        """``home``: the channel id where an action's message was posted (None: not posted).
+        ``announce``: brings an action's message up to date (before a webhook call, so no one
+        is offered buttons on an action already being executed)."""
         self.engine, self.policy, self.lane_status, self.clock = engine, policy, lane_status, clock
-        self.executor, self.approvers, self.home = executor, approvers, home
+        self.executor, self.approvers, self.home, self.announce = executor, approvers, home, announce
 
     def state(self, action_id: str) -> ActionState:
         return records.read(self.engine, action_id)
@@ -145,6 +148,7 @@ class Actions:
             action = records.load(conn, action_id, lock=True)
             if not records.move(conn, action, "executing", self.clock(), actor=None):
                 return action  # rejected first, or another caller executes it
+        self.announce(action)
         outcome = self.executor.call(action)
         log.info("action %s %s: %s", action_id, outcome.status, outcome.text, extra={"incident_id": action.incident_id})
         with self.engine.begin() as conn:

@@ -15,8 +15,8 @@ from typing import Literal
 Status = Literal["suggested", "approved", "rejected", "expired", "executing", "executed", "failed", "unknown"]
 Decision = Literal["approve", "reject"]
 
-OPEN: tuple[Status, ...] = ("suggested", "approved", "executing")
-"""Not finished: at most one per (incident, kind, lane); the store's partial index says the same."""
+DECIDED: tuple[Status, ...] = ("approved", "rejected", "executing", "executed", "unknown")
+"""People decided it (whatever came of it); failed and expired ones may be suggested again."""
 
 NEXT: dict[Status, tuple[Status, ...]] = {
     "suggested": ("approved", "rejected", "expired"),

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.actions.model import OPEN, ActionError, ActionState, Ballot, Status, Vote, sources
+from bot.actions.model import DECIDED, ActionError, ActionState, Ballot, Status, Vote, sources
 from bot.incidents.timeline import record
 from bot.store.engine import reading
-from bot.store.tables import actions, approvals, incidents
+from bot.store.tables import OPEN, actions, approvals, incidents
 
 
 def _state(row: Mapping[str, Any], votes: tuple[Vote, ...] = ()) -> ActionState:
@@ -84,10 +84,21 @@ def open_action(conn: Connection, incident_id: str, kind: str, lane: str) -> Act
     """The open action of ``kind`` on ``lane`` in the incident, if one waits."""
     action_id = conn.scalar(
         select(actions.c.action_id).where(
-            actions.c.incident_id == incident_id, actions.c.kind == kind, actions.c.lane == lane, actions.c.status.in_(OPEN)
+            actions.c.incident_id == incident_id, actions.c.kind == kind, actions.c.lane == lane, OPEN
         )
     )
     return None if action_id is None else load(conn, action_id)
+
+
+def decided(conn: Connection, incident_id: str) -> dict[tuple[str, str], ActionState]:
+    """The newest action of each (kind, lane) in the incident that people decided (approved,
+    rejected, or executed whatever came of it): the AI does not suggest those again."""
+    rows = conn.scalars(
+        select(actions.c.action_id)
+        .where(actions.c.incident_id == incident_id, actions.c.status.in_(DECIDED))
+        .order_by(actions.c.created_at)
+    ).all()
+    return {(state.kind, state.lane): state for state in (load(conn, action_id) for action_id in rows)}
 
 
 def add_vote(conn: Connection, action: ActionState, ballot: Ballot, now: datetime) -> None:

@@ -10,6 +10,7 @@ before acting, never to act again by hand.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -24,6 +25,7 @@ from bot.actions.model import UNKNOWN_OUTCOME, ActionState
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+CONNECT_S = 3.0
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 """Transport errors raised before any byte of the request reached the receiver."""
 
@@ -78,7 +80,9 @@ class Webhook:
 
     @property
     def longest_s(self) -> float:
-        return self.timeout_s * 4  # httpx's timeout bounds each phase (connect, write, read, pool)
+        """The call has one deadline for everything (``timeout_s``); a second more for
+        tearing the connection down."""
+        return self.timeout_s + 1.0
 
     def call(self, action: ActionState) -> Outcome:
         """One request, never retried: the receiver deduplicates on the idempotency key if a
@@ -94,17 +98,30 @@ class Webhook:
             }
         ).encode()
         headers = {"content-type": "application/json", IDEMPOTENCY_HEADER: action.action_id, **sign(body, self.secret)}
+        return asyncio.run(self._send(action, body, headers))
+
+    async def _send(self, action: ActionState, body: bytes, headers: dict[str, str]) -> Outcome:
+        # One deadline for the whole call: httpx's timeouts bound each read, so a receiver that
+        # trickles its answer could hold the call past ``longest_s``, after which another
+        # replica says it was cut short. Connecting gets less, so "nothing was sent" is told
+        # apart from "no answer". The answer is streamed and closed unread: its status says
+        # what became of the call, and a huge or undecodable body cannot lose it.
+        phases = httpx.Timeout(self.timeout_s, connect=min(CONNECT_S, self.timeout_s / 2))
+        code: int | None = None
         try:
-            # Streamed and closed unread: the status says what became of the call, and a body
-            # that trickles in, is huge or cannot be decoded cannot hold the call past
-            # ``longest_s`` (after which another replica says it was cut short) or lose the status.
-            with httpx.stream("POST", self.url, content=body, headers=headers, timeout=self.timeout_s) as answer:
+            async with (
+                httpx.AsyncClient(timeout=phases) as client,  # outside the deadline: it builds a TLS context
+                asyncio.timeout(self.timeout_s),
+                client.stream("POST", self.url, content=body, headers=headers) as answer,
+            ):
                 code = answer.status_code
         except NOT_SENT as exc:
             return Outcome("failed", f"failed: the action webhook could not be reached ({type(exc).__name__}); nothing was sent")
-        except httpx.HTTPError as exc:  # sent, then the answer was lost or garbled: it may have acted
-            log.error("action webhook: %s after sending %s", type(exc).__name__, action.action_id)
-            return Outcome("unknown", f"{UNKNOWN_OUTCOME} (the webhook's answer was lost: {type(exc).__name__})")
+        except (httpx.HTTPError, TimeoutError) as exc:  # sent, then the answer was lost, late or garbled: it may have acted
+            if code is None:  # (a deadline that struck while the connection closed changes nothing)
+                why = f"no answer within {self.timeout_s:g} s" if isinstance(exc, TimeoutError) else type(exc).__name__
+                log.error("action webhook: %s after sending %s", why, action.action_id)
+                return Outcome("unknown", f"{UNKNOWN_OUTCOME} (the webhook's answer was lost: {why})")
         if 200 <= code < 300:
             return Outcome("executed", f"executed: the action webhook answered {code}")
         if code < 500:

@@ -71,6 +71,8 @@ class Suggested(_Data):
     kind: str
     lane: str
     reason: str
+    decided: str | None = None
+    """What became of the same action people decided earlier in the incident (not asked again)."""
 
 
 class Summary(_Data):

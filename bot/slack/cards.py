@@ -221,7 +221,11 @@ def _basis(figures: Figures, firing: tuple[Firing, ...], now: datetime) -> str:
 def _summary(data: CardData) -> list[Block]:
     assert data.summary is not None
     claims = [f"• {escape(c.lane)} {figure(c.fact, {c.fact: c.value})} — {escape(c.text)}" for c in data.summary.claims]
-    suggested = [f"• *{escape(a.kind)}* {escape(a.lane)}: {escape(a.reason)}" for a in data.summary.actions]
+    suggested = [
+        f"• *{escape(a.kind)}* {escape(a.lane)}: {escape(a.reason)}"
+        + (f" — decided already: {escape(a.decided)}" if a.decided else "")
+        for a in data.summary.actions
+    ]
     blocks = [section(f"*{escape(data.summary.headline)}*")]
     if claims:
         blocks.append(section("\n".join(claims)))

@@ -71,8 +71,9 @@ TERMINAL = text(f"kind IN ('{kind_of(SettlementFinalized)}', '{kind_of(Settlemen
 """Settlement-ending events, as SQL: the partial index's predicate and the queries that use
 it must be the same text, or SQLite does not use the index."""
 
-OPEN = text("status IN ('suggested', 'approved', 'executing')")
-"""Actions not yet finished (bot.actions.model.OPEN, as SQL for the partial unique index)."""
+OPEN = text("status IN ('suggested', 'executing') OR (status = 'approved' AND outcome IS NULL)")
+"""Actions not yet finished (bot.actions.records.is_open, as SQL for the partial unique index):
+an approval handed to a person (runbook, drill) is finished for the bot."""
 
 events = Table(
     "events",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
-from bot.actions.records import insert_suggestion, note, suggested_state
+from bot.actions.records import decided, insert_suggestion, note, suggested_state
 from bot.config import Settings
 from bot.incidents.card import store as store_card
 from bot.processes import die_with_parent
@@ -90,9 +90,13 @@ def run(incident_id: str, *, queue: bool, now: datetime) -> Outcome:
         wanted = conn.scalar(select(incidents.c.summary_wanted_at).where(incidents.c.incident_id == incident_id))
     result = _parts.summarizer.summarize(incident_id)
     with engine.begin() as conn:
-        store_card(conn, incident_id, card_data(result, _parts.policy), now)
-        # An action of a kind already open on its lane is not suggested again (one message, one vote).
-        fresh = [suggested_state(row) for row in result.suggested if insert_suggestion(conn, row)]
+        # Not suggested again: an action people decided in this incident (the AI does not nag,
+        # nor re-open a rollback just executed), nor one already open on its lane (one message,
+        # one vote; the partial unique index decides that one).
+        done = decided(conn, incident_id)
+        store_card(conn, incident_id, card_data(result, _parts.policy, done), now)
+        wanted_rows = [row for row in result.suggested if (row["kind"], row["lane"]) not in done]
+        fresh = [suggested_state(row) for row in wanted_rows if insert_suggestion(conn, row)]
         for action in fresh:
             note(conn, action, now, "action.suggested", actor="lanekeeper", extra={"reason": action.reason})
         if queue:

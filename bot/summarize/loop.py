@@ -9,7 +9,6 @@ is withheld with a one-line reason and the facts card stays as it is.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, insert
 
-from bot.actions.lifecycle import suggestion_row
+from bot.actions.lifecycle import new_action_id, suggestion_row
 from bot.clock import Clock
 from bot.incidents.timeline import record
 from bot.store.events import EventStore
@@ -163,13 +162,12 @@ class Summarizer:
 
     def _suggest(self, context: IncidentContext, call_id: int, doc: dict[str, Any]) -> tuple[dict[str, Any], ...]:
         now = self.clock()
-        rows: dict[str, dict[str, Any]] = {}  # one per kind and lane, however often it is proposed
+        rows: dict[tuple[str, str], dict[str, Any]] = {}  # one per kind and lane, however often it is proposed
         for item in doc.get("actions", []):
             spec = self.policy.actions[item["kind"]]
-            key = f"{context.incident_id}|{call_id}|{item['kind']}|{item['lane']}"
-            action_id = "act-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-            rows[action_id] = suggestion_row(
-                action_id,
+            # A random id: it is the webhook's idempotency key, unique beyond this store.
+            rows[(item["kind"], item["lane"])] = suggestion_row(
+                new_action_id(),
                 context.incident_id,
                 item["kind"],
                 item["lane"],
