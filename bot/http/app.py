@@ -113,7 +113,7 @@ def _ingest_routes(app: FastAPI, bot: Bot) -> None:
         async for chunk in stream_body(request, settings.max_body_bytes):
             await run_in_threadpool(session.feed, chunk)
         report = await run_in_threadpool(session.close)
-        status = 422 if report.rejected and not report.accepted else 200
+        status = 422 if report.rejected_total and not report.accepted else 200
         return JSONResponse(report.as_json(), status_code=status)
 
     @app.post("/webhooks/{sender}", openapi_extra=openapi.WEBHOOK_BODY)
