@@ -237,3 +237,10 @@ def test_the_block_fast_path_and_the_line_path_agree_on_a_realistic_block() -> N
     events, stats = parse_events([body.encode()])
     assert len(events) == 5000
     assert [r.line for r in stats.rejected] == [2501]
+
+
+def test_a_reason_never_repeats_a_long_value() -> None:
+    """A reason is echoed in answers and logs: a 1 MiB bad amount must not be, a hundred times."""
+    _, rejected = outcome(line("settlement.submitted", amount="x" * 500_000))
+    assert len(rejected) == 1
+    assert len(rejected[0][1]) < 200

@@ -36,7 +36,7 @@ def assert_facts_shown_and_still_working(world: World, reason: str) -> None:
     assert reason in last, last
     assert "25.00%" in last  # the l2-arb failure rate, computed from the events
     assert len(world.slack.posts("card")) == 1
-    assert world.bot.healthy() is None
+    assert world.bot.health().ok
     assert world.client.get("/healthz").status_code == 200
 
 

@@ -178,7 +178,7 @@ def format_error(event: Event) -> str | None:
     if problem is not None:
         return problem
     if type(event) is SettlementSubmitted and not is_decimal(event.amount):
-        return f"$.amount: expected a decimal string, got {event.amount!r}"
+        return f"$.amount: expected a decimal string, got {event.amount[:40]!r}"
     proof = getattr(event, "proof", None)
     if proof is not None and not is_hex(proof):
         return f"$.proof: expected a hex string, got {proof[:40]!r}"

@@ -157,10 +157,9 @@ def _read_routes(app: FastAPI, bot: Bot) -> None:
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        problem = await run_in_threadpool(bot.healthy)
-        if problem is not None:
-            return JSONResponse({"ok": False, "error": problem}, status_code=503)
-        return JSONResponse({"ok": True})
+        """Each part's state; 503 naming every dead part and why (``bot.health``)."""
+        health = await run_in_threadpool(bot.health)
+        return JSONResponse(health.as_json(), status_code=200 if health.ok else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:

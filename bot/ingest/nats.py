@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 PullSubscription = JetStreamContext.PullSubscription
+LOGGED_REJECTIONS = 20
+"""Rejected messages of one batch logged one by one; the rest are counted in one line."""
 
 # What a NATS operation raises when the connection or the server is in trouble: nats-py's own
 # errors (timeouts, closed connection, JetStream API errors) and socket errors from connect.
@@ -124,8 +126,10 @@ class Backoff:
 
 
 class NatsConfigError(Exception):
-    """The source does not match the server (missing stream, a durable with another filter or ack policy):
-    retrying cannot fix it, so ``run`` stops with this instead of looping."""
+    """The source does not match the server (missing stream, a durable with another filter or ack policy).
+    Logged as an error and retried with backoff like a lost connection: only its owners can fix it,
+    and the consumer binds as soon as they have (a consumer that stopped for good, as it did,
+    stayed stopped after the stream was created, with ``/healthz`` still 200)."""
 
 
 class _NatsDown(Exception):
@@ -169,26 +173,46 @@ class NatsConsumer:
         self._commit_failures = 0
         self._connected = False
         self._connect_error: str | None = None
+        self._crashed: str | None = None
 
     @property
     def stats(self) -> ConsumerStats:
         return self._stats
 
+    def problem(self) -> str | None:
+        """Why no event is being consumed, for ``/healthz``; None while bound (or connecting
+        for the first time)."""
+        if self._crashed is not None:
+            return f"stopped by an error: {self._crashed}"
+        if not self._connected and self._connect_failures:
+            return f"not consuming ({self._stats.last_error}); retrying"
+        return None
+
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set. A batch being committed when it is set is finished (acked) first.
 
-        Raises ``NatsConfigError`` when the server's stream or durable cannot be used, and whatever
-        ``commit`` raises (its messages stay unacked and are redelivered after ``ack_wait``).
+        A lost connection and a stream or durable that cannot be used (``NatsConfigError``) are
+        retried with backoff until ``stop``; whatever ``commit`` raises (a bug) ends ``run`` with
+        it, reported by ``problem`` (its messages stay unacked and are redelivered after ``ack_wait``).
         """
-        while not stop.is_set():
-            try:
-                await self._session(stop)
-            except _NatsDown as exc:
-                self._connect_failures += 1
-                delay = self._backoff.delay(self._connect_failures)
-                self._error(str(exc))
-                self._emit(logging.WARNING, "nats reconnecting", error=str(exc), attempt=self._connect_failures, in_s=delay)
-                await _sleep_unless(stop, delay)
+        try:
+            while not stop.is_set():
+                try:
+                    await self._session(stop)
+                except (_NatsDown, NatsConfigError) as exc:
+                    self._connect_failures += 1
+                    delay = self._backoff.delay(self._connect_failures)
+                    self._error(str(exc))
+                    level, message = (
+                        (logging.ERROR, "nats stream or durable unusable, retrying")
+                        if isinstance(exc, NatsConfigError)
+                        else (logging.WARNING, "nats reconnecting")
+                    )
+                    self._emit(level, message, error=str(exc), attempt=self._connect_failures, in_s=delay)
+                    await _sleep_unless(stop, delay)
+        except Exception as exc:
+            self._crashed = f"{type(exc).__name__}: {exc}"
+            raise
         self._emit(logging.INFO, "nats consumer stopped", durable=self._source.durable, acked=self._stats.acked)
 
     # -- one connection -------------------------------------------------------------------
@@ -311,9 +335,19 @@ class NatsConsumer:
         if bad:
             raise ValueError(f"commit rejected message indices {bad} of a batch of {len(msgs)}")
         try:
-            for i, reason in sorted(outcome.rejected.items()):
-                self._emit(logging.WARNING, "nats message rejected, terminated", stream_seq=_stream_seq(msgs[i]), reason=reason)
+            for listed, (i, reason) in enumerate(sorted(outcome.rejected.items())):
+                if listed < LOGGED_REJECTIONS:
+                    self._emit(
+                        logging.WARNING, "nats message rejected, terminated", stream_seq=_stream_seq(msgs[i]), reason=reason
+                    )
                 await msgs[i].term()
+            if len(outcome.rejected) > LOGGED_REJECTIONS:
+                self._emit(
+                    logging.WARNING,
+                    "nats messages rejected, terminated, not listed",
+                    rejected_total=len(outcome.rejected),
+                    not_listed=len(outcome.rejected) - LOGGED_REJECTIONS,
+                )
             if outcome.rejected:
                 await nc.flush(timeout=max(1, round(self._source.ack_timeout)))
         except _NATS_ERRORS as exc:
