@@ -23,6 +23,7 @@ from bot.store.engine import make_engine, reading
 from bot.store.events import EventStore
 from bot.store.tables import actions, incidents
 from bot.summarize.loop import Summarizer
+from bot.summarize.redact import Redactor
 from bot.summarize.render import summary_card
 from bot.wiring import load_policy, make_llm
 from prompts import proposal_schema
@@ -74,6 +75,7 @@ def init(settings: Settings) -> None:
         reasks=settings.llm_reasks,
         lookback=settings.lookback,
         clock=_utcnow,
+        redactor=Redactor.from_settings(settings),
     )
     _parts = _Parts(summarizer, policy)
 

@@ -23,7 +23,8 @@ from bot.store.events import EventStore
 from bot.store.tables import incidents, llm_calls, timeline
 from bot.summarize.context import IncidentContext, load_context
 from bot.summarize.llm import Completion, LlmClient
-from bot.summarize.prompt import Prompt, build_prompt, reask
+from bot.summarize.prompt import PATTERNS_ONLY, Prompt, build_prompt, reask
+from bot.summarize.redact import Redactor
 from validators.check import Checker
 from validators.evidence import Evidence, event_refs
 from validators.facts import compute_facts
@@ -65,9 +66,10 @@ class Summarizer:
         reasks: int,
         lookback: timedelta,
         clock: Clock,
+        redactor: Redactor = PATTERNS_ONLY,
     ) -> None:
         self.engine, self.store, self.policy, self.checker, self.llm = engine, store, policy, checker, llm
-        self.reasks, self.lookback, self.clock = reasks, lookback, clock
+        self.reasks, self.lookback, self.clock, self.redactor = reasks, lookback, clock, redactor
 
     def summarize(self, incident_id: str) -> SummaryResult:
         context = load_context(self.engine, self.store, self.policy, incident_id, self.lookback)
@@ -81,7 +83,7 @@ class Summarizer:
             return self._withhold(context, 0, why)
         if self.llm is None:
             return SummaryResult(context, None, None, 0)
-        prompt = build_prompt(context, self.policy)
+        prompt = build_prompt(context, self.policy, self.redactor)
         report: Report | None = None
         for attempt in range(1, self.reasks + 2):
             completion = self.llm.complete(prompt.messages)
