@@ -179,3 +179,21 @@ def test_poison_events_are_rejected_with_their_lines_and_never_print_a_traceback
     assert "nested deeper than 32" in rejected[4]
     assert len(rejected) == 20
     assert f"{events}: ... and 15 more rejected lines" in result.stderr
+
+
+def test_a_summary_nested_100k_deep_is_a_schema_violation_not_a_traceback(tmp_path: Path) -> None:
+    summary = tmp_path / "deep.json"
+    summary.write_text("[" * 100_000)
+    exe = shutil.which("lanekeeper", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    result = subprocess.run(
+        [exe, "validate", "--events", EVENTS, "--policy", POLICY, "--summary", str(summary)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 1
+    [violation] = json.loads(result.stdout)["violations"]
+    assert violation["code"] == "schema"
+    assert "nested too deep" in violation["message"]

@@ -21,6 +21,7 @@ GARBAGE = [
     pytest.param(Reply(content="Sure! Here is your summary: everything is fine."), id="prose-not-json"),
     pytest.param(Reply(content='["not", "an", "object"]'), id="json-array"),
     pytest.param(Reply(content=json.dumps({"schema_version": 1, "headline": "x" * 10_000})), id="huge-headline"),
+    pytest.param(Reply(content="[" * 100_000), id="nested-100k-deep"),  # RecursionError escaped json.loads
 ]
 
 

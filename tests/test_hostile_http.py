@@ -152,3 +152,12 @@ def test_a_sender_that_stops_sending_is_cut_at_its_deadline() -> None:
 
     with pytest.raises(BodyTooSlow, match="0 bytes"):
         asyncio.run(read())
+
+
+@pytest.mark.parametrize("path", ["/webhooks/alertmanager", "/webhooks/grafana", "/webhooks/pagerduty"])
+def test_a_body_nested_100k_deep_is_a_400_never_a_500(client: TestClient, path: str) -> None:
+    """Found attacking issue 15's fix: json.loads raised RecursionError out of the payload
+    parser, a 500."""
+    answer = client.post(path, content=b"[" * 100_000)
+    assert answer.status_code == 400, answer.text
+    assert "nested too deep" in answer.json()["error"]

@@ -104,6 +104,8 @@ def load(model: type[M], body: bytes) -> M:
         doc: Any = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError(400, f"not JSON: {exc}") from None
+    except RecursionError:  # json.loads recurses per level: [[[[… 100,000 deep escaped it as a 500
+        raise PayloadError(400, "not JSON this bot reads: nested too deep") from None
     if not isinstance(doc, dict):
         raise PayloadError(400, f"expected a JSON object, got {type(doc).__name__}")
     return validate(model, doc)

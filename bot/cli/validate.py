@@ -77,6 +77,8 @@ def load_summary(path: str) -> Summary:
         return Summary(path, json.loads(raw))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return Summary(path, None, f"not valid JSON: {exc}")
+    except RecursionError:
+        return Summary(path, None, "not valid JSON for a proposal: nested too deep")
 
 
 def load_alerts(path: str) -> dict[str, AlertRef]:

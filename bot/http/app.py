@@ -233,4 +233,6 @@ def unreadable(body: bytes, content_type: str) -> str | None:
             json.loads(body)
         except json.JSONDecodeError as exc:
             return f"the body is not JSON: {exc}"
+        except RecursionError:
+            return "the body is not JSON this bot reads: nested too deep"
     return None

@@ -112,6 +112,8 @@ class Summarizer:
             doc = json.loads(text)
         except ValueError as exc:
             return None, _report("", f"not valid JSON ({exc}); answer with one JSON object only")
+        except RecursionError:  # an answer nested 100,000 deep: garbage, not a bug of ours
+            return None, _report("", "not a JSON object this bot reads (nested too deep); answer with one flat JSON object")
         window = window_of(doc)
         facts = context.facts if window == context.window else compute_facts(context.events, window) if window else None
         evidence = Evidence(event_refs(context.events, view_of(doc).cited_ids()), context.alert_refs)
