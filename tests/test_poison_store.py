@@ -5,6 +5,7 @@ out-of-bound rows (written before the bounds existed) never stops a restart."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from helpers import T0, Stream
-from sqlalchemy import insert
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, insert
 from stores import migrated, running
 from test_event_bounds import line, nested
 from test_http_events import stored
@@ -20,9 +23,10 @@ from test_summaries import alertmanager
 
 from bot.http.app import create_app
 from bot.runtime import Bot
-from bot.store.events import to_us
+from bot.store.events import EventStore, to_us
 from bot.store.tables import events as events_table
 from validators.facts import Window, compute_facts
+from validators.ndjson import parse_events
 
 POISON = {
     "ts 0001-01-01": line(ts="0001-01-01T00:00:00Z"),
@@ -46,7 +50,7 @@ def valid_stream() -> Stream:
         stream.settle(f"s{i}", i, i + 30, ok=i % 7 != 0)
     for i in range(336):
         stream.add("canary.result", 400 + i, ok=i % 50 != 0)
-    stream.add("queue.depth", 1000, lane="l" * 200, event_id="e" * 200)
+    stream.add("queue.depth", 1000, lane="ℓ" * 200, event_id="🙂" * 200)  # characters, not bytes
     stream.add("k" * 64, 1001)
     stream.add("settlement.submitted", 1002, settlement_id="s" * 200, notional_usd=999_999_999_999_999.0)
     assert len(stream.lines) == 999
@@ -79,6 +83,33 @@ def test_poison_among_999_valid_lines_is_refused_and_the_bot_stays_whole(client:
     assert client.post("/webhooks/alertmanager", content=alertmanager()).status_code == 200
     health = client.get("/healthz")
     assert (health.status_code, health.json()["ok"]) == (200, True)
+    restarted = running(bot.settings.database_url)  # a second process on the same store, as after a restart
+    try:
+        assert restarted.lane_status()["l2-arb"].facts == facts.lane("l2-arb")
+    finally:
+        restarted.close()
+
+
+EXAMPLES = itertools.count()
+ANY_ID = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=1, max_size=200)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(ANY_ID, ANY_ID, st.integers(0, 2**63 - 1)), min_size=1, max_size=5))
+def test_every_value_the_parser_accepts_fits_the_store(store_engine: Engine, rows: list[tuple[str, str, int]]) -> None:
+    """Property: any event the parser accepts (ids and lanes of up to 200 of any characters
+    but NUL, any seq below 2^63) is stored by one batch on both stores, never failing it."""
+    salt = next(EXAMPLES)  # the store outlives one example: ids unique across them
+    lines = [
+        json.dumps(
+            {"event_id": f"{salt}-{i}-{eid}"[:200], "ts": "2026-03-02T14:00:00Z", "lane": lane, "seq": seq}
+            | {"kind": "queue.depth", "value": seq}
+        )
+        for i, (eid, lane, seq) in enumerate(rows)
+    ]
+    events, stats = parse_events([("\n".join(lines) + "\n").encode()])
+    assert stats.rejected_total == 0, stats.rejected
+    assert len(EventStore(store_engine).insert(events)) == len(events)
 
 
 def _old_row(doc: dict[str, object]) -> dict[str, object]:
