@@ -185,3 +185,15 @@ def test_an_alert_starting_out_of_bounds_is_refused_with_422_and_the_bot_stays_w
     assert client.get("/incidents").json()["incidents"] == []
     assert client.post("/webhooks/alertmanager", content=alertmanager()).status_code == 200
     assert client.get("/healthz").json()["ok"] is True
+
+
+def test_a_body_of_bad_lines_is_answered_with_the_first_100_and_a_count(client: TestClient, bot: Bot) -> None:
+    """Before: 8 MB of bad lines were answered with every rejection listed (288 MB)."""
+    body = b"x\n" * 20_000 + Stream().ndjson() + (line(event_id="ok") + "\n").encode()
+    answer = client.post("/events", content=body)
+    assert answer.status_code == 200
+    doc = answer.json()
+    assert (doc["stored"], doc["rejected_total"], len(doc["rejected"])) == (1, 20_000, 100)
+    assert doc["rejected"][-1] == {"line": 100, "reason": doc["rejected"][0]["reason"]}
+    assert len(answer.content) < 10_000
+    assert bot.metrics.registry.get_sample_value("lanekeeper_events_total", {"source": "http", "outcome": "rejected"}) == 20_000
