@@ -129,6 +129,7 @@ class EventStream:
         self._tail_len = 0
         self._skipping = False  # inside a line over LINE_MAX, already rejected: dropped up to its newline
         self._lines = 0
+        self._at_start = True  # no byte read yet: only there is a byte-order mark skipped
         self.stats = ParseStats()
 
     @property
@@ -136,8 +137,9 @@ class EventStream:
         return self._lines
 
     def feed(self, chunk: bytes) -> list[Event]:
-        if self._lines == 0 and not self._tail and not self._skipping and chunk.startswith(_BOM):
-            chunk = chunk[len(_BOM) :]  # a byte-order mark some editors write; not part of line 1
+        if self._at_start and chunk:
+            self._at_start = False
+            chunk = chunk.removeprefix(_BOM)  # a byte-order mark some editors write; not part of line 1
         if self._skipping:
             end = chunk.find(b"\n")
             if end < 0:
