@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     pagerduty_secrets: CsvList = Field([], validation_alias="PAGERDUTY_WEBHOOK_SECRETS")
     max_body_bytes: int = Field(64 << 20, gt=0, validation_alias="LANEKEEPER_MAX_BODY_BYTES")
     max_webhook_bytes: int = Field(8 << 20, gt=0, validation_alias="LANEKEEPER_MAX_WEBHOOK_BYTES")
+    body_timeout: Duration = Field(timedelta(seconds=10), validation_alias="LANEKEEPER_BODY_TIMEOUT")
+    body_min_rate: int = Field(16 << 10, gt=0, validation_alias="LANEKEEPER_BODY_MIN_RATE")
+    max_connections: int | None = Field(None, gt=0, validation_alias="LANEKEEPER_MAX_CONNECTIONS")
 
     nats_url: str | None = Field(None, validation_alias="LANEKEEPER_NATS_URL")
     nats_stream: str = Field("SETTLEMENT", validation_alias="LANEKEEPER_NATS_STREAM")
@@ -107,7 +110,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"matcher {item!r} is not label=value")
         return value
 
-    @field_validator("status_window", "group_interval", "repeat_interval", "llm_deadline", "action_webhook_timeout")
+    @field_validator(
+        "status_window", "group_interval", "repeat_interval", "llm_deadline", "action_webhook_timeout", "body_timeout"
+    )
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

@@ -142,3 +142,58 @@ def test_the_console_script_never_prints_a_traceback() -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("lanekeeper validate: cannot read")
+
+
+def test_poison_events_are_rejected_with_their_lines_and_never_print_a_traceback(tmp_path: Path) -> None:
+    """Issue 15: years 0001 and 9999, two notionals of 1.7e308 and a line nested 1000 deep
+    printed a traceback; now each is a rejected line and the proposal is still checked on
+    the valid events around them, with stderr capped at NOTE_LIMIT reasons and a count."""
+    base = '{"event_id": "p%d", "ts": "2026-03-02T14:10:00Z", "lane": "l2-arb", "seq": 1, "kind": "settlement.submitted", '
+    submitted = base + '"settlement_id": "ps%d", "asset": "ETH", "amount": "1", "notional_usd": %s}'
+    poison = [
+        submitted.replace("2026-03-02T14:10:00Z", "0001-01-01T00:00:00Z") % (1, 1, "1"),
+        submitted.replace("2026-03-02T14:10:00Z", "9999-12-31T23:59:59Z") % (2, 2, "1"),
+        submitted % (3, 3, "1.7e308"),
+        submitted % (4, 4, "1.7e308"),
+        (submitted % (5, 5, "1"))[:-1] + ', "x": ' + "[" * 1000 + "]" * 1000 + "}",
+        *["not json"] * 30,
+    ]
+    lines = (EXAMPLE / "events.ndjson").read_text().splitlines()
+    events = tmp_path / "events.ndjson"
+    events.write_text("\n".join([*lines[:10], *poison, *lines[10:]]) + "\n")
+    exe = shutil.which("lanekeeper", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    result = subprocess.run(
+        [exe, "validate", "--events", str(events), "--policy", POLICY, "--summary", str(EXAMPLE / "summary-valid.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == {"ok": True, "violations": []}
+    rejected = [line for line in result.stderr.splitlines() if ": rejected: " in line]
+    assert [int(line.split(":")[1]) for line in rejected[:5]] == [11, 12, 13, 14, 15]
+    assert "outside years 2000 to 2100" in rejected[0]
+    assert "$.notional_usd" in rejected[2]
+    assert "nested deeper than 32" in rejected[4]
+    assert len(rejected) == 20
+    assert f"{events}: ... and 15 more rejected lines" in result.stderr
+
+
+def test_a_summary_nested_100k_deep_is_a_schema_violation_not_a_traceback(tmp_path: Path) -> None:
+    summary = tmp_path / "deep.json"
+    summary.write_text("[" * 100_000)
+    exe = shutil.which("lanekeeper", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    result = subprocess.run(
+        [exe, "validate", "--events", EVENTS, "--policy", POLICY, "--summary", str(summary)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 1
+    [violation] = json.loads(result.stdout)["violations"]
+    assert violation["code"] == "schema"
+    assert "nested too deep" in violation["message"]

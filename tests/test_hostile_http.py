@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +16,7 @@ from stores import running
 from test_summaries import alertmanager
 
 from bot.http.app import create_app
+from bot.http.body import BodyPace
 from bot.runtime import Bot
 from bot.store.tables import alerts
 
@@ -72,3 +76,88 @@ def test_the_events_endpoint_keeps_its_own_larger_limit(small: tuple[Bot, TestCl
     assert answer.status_code == 200, answer.text
     assert answer.json()["stored"] == 1
     assert bot.settings.max_body_bytes > LIMIT
+
+
+def trickle(client: TestClient, path: str, pieces: list[bytes], gap: float) -> tuple[int, dict[str, Any], float]:
+    """POST ``pieces`` straight into the app, a fake clock advancing ``gap`` seconds before
+    each arrives (a test client would read the whole body first); the status, the JSON
+    answer and the fake seconds taken. The body deadline: 10 s plus 1 s per 1,000 bytes."""
+    clock = [0.0]
+    client.app.state.body_pace = BodyPace(10, 1000, clock=lambda: clock[0])  # type: ignore[attr-defined]
+    queue = list(pieces)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        clock[0] += gap
+        piece = queue.pop(0)
+        return {"type": "http.request", "body": piece, "more_body": bool(queue)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"content-type", b"application/json")], "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+    }  # fmt: skip
+    asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    return start["status"], {**json.loads(body), "connection": headers.get("connection")}, clock[0]
+
+
+def test_a_body_trickled_behind_its_deadline_gets_408_naming_the_settings(small: tuple[Bot, TestClient]) -> None:
+    """Issue 15: 1,100 connections trickling bodies were never timed out (and took /healthz
+    down with them). A body may take LANEKEEPER_BODY_TIMEOUT plus 1 s per
+    LANEKEEPER_BODY_MIN_RATE bytes; here 11-byte pieces arrive 4 s apart."""
+    bot, client = small
+    status, answer, taken = trickle(client, "/events", [b'{"event_id"'] * 10, 4.0)
+    assert status == 408
+    assert "LANEKEEPER_BODY_TIMEOUT" in answer["error"]
+    assert "LANEKEEPER_BODY_MIN_RATE" in answer["error"]
+    assert answer["connection"] == "close"
+    assert taken == 12.0, "cut at the first piece past its deadline"
+    status, _, _ = trickle(client, "/webhooks/alertmanager", [alertmanager()[:50]] * 5, 6.0)
+    assert status == 408
+    with bot.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(alerts)) == 0
+
+
+def test_a_body_that_keeps_the_minimum_rate_is_never_cut(small: tuple[Bot, TestClient]) -> None:
+    """About 54 fake seconds, far past the 10 s timeout, but above 1,000 bytes a second."""
+    _, client = small
+    line = json.dumps({"event_id": "e", "ts": "2026-03-02T14:00:00Z", "lane": "l2-arb", "seq": 1, "kind": "queue.depth"})
+    lines = [(line[:-1] + f', "value": {i}, "pad": "' + "x" * 800 + '"}\n').replace('"e"', f'"e{i}"').encode() for i in range(60)]
+    status, answer, taken = trickle(client, "/events", lines, 0.9)
+    assert status == 200, answer
+    assert answer["stored"] == 60
+    assert taken > 50
+
+
+def test_a_sender_that_stops_sending_is_cut_at_its_deadline() -> None:
+    """No chunk ever comes: the wait itself is bounded (here by a 10 ms deadline)."""
+    from bot.http.body import BodyTooSlow, stream_body
+
+    class Stalled:
+        headers = MappingProxyType({})
+
+        async def stream(self) -> AsyncIterator[bytes]:
+            await asyncio.Event().wait()
+            yield b""
+
+    async def read() -> None:
+        async for _ in stream_body(Stalled(), 1 << 20, BodyPace(0.01, 1000)):  # type: ignore[arg-type]
+            pass
+
+    with pytest.raises(BodyTooSlow, match="0 bytes"):
+        asyncio.run(read())
+
+
+@pytest.mark.parametrize("path", ["/webhooks/alertmanager", "/webhooks/grafana", "/webhooks/pagerduty"])
+def test_a_body_nested_100k_deep_is_a_400_never_a_500(client: TestClient, path: str) -> None:
+    """Found attacking issue 15's fix: json.loads raised RecursionError out of the payload
+    parser, a 500."""
+    answer = client.post(path, content=b"[" * 100_000)
+    assert answer.status_code == 400, answer.text
+    assert "nested too deep" in answer.json()["error"]

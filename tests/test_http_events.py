@@ -37,7 +37,9 @@ def test_valid_events_are_stored_and_counted(client: TestClient, bot: Bot) -> No
     answer = client.post("/events", content=stream.ndjson(), headers={"content-type": "application/x-ndjson"})
     assert answer.status_code == 200
     n = len(stream.lines)
-    assert answer.json() == {"accepted": n, "stored": n, "duplicates": 0, "rejected": [], "unknown_kinds": {}}
+    assert answer.json() == {"accepted": n, "stored": n, "duplicates": 0, "rejected": [], "rejected_total": 0} | {
+        "unknown_kinds": {}
+    }
     assert stored(bot) == n
 
 
@@ -126,7 +128,7 @@ def test_the_snapshot_lets_other_processes_read_lane_status(client: TestClient, 
 
 
 def test_healthz_answers_ok_while_the_store_answers(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"ok": True}
+    assert client.get("/healthz").json()["ok"] is True
 
 
 def test_healthz_and_reads_do_not_wait_for_a_writer(client: TestClient, bot: Bot) -> None:
@@ -144,7 +146,7 @@ def test_healthz_and_reads_do_not_wait_for_a_writer(client: TestClient, bot: Bot
     thread.start()
     try:
         assert holding.wait(10)
-        assert client.get("/healthz").json() == {"ok": True}  # would wait out the busy timeout (30 s)
+        assert client.get("/healthz").json()["ok"] is True  # would wait out the busy timeout (30 s)
         assert client.get("/incidents").status_code == 200
         assert release.is_set() is False, "answered while the writer still held the store"
     finally:
@@ -157,7 +159,8 @@ def test_healthz_fails_when_the_store_is_unreachable() -> None:
     with TestClient(create_app(bot, background=False)) as client:
         answer = client.get("/healthz")
     assert answer.status_code == 503
-    assert answer.json()["error"].startswith("store unreachable")
+    assert answer.json()["parts"]["store"]["error"].startswith("store unreachable")
+    assert answer.json()["error"].startswith("store: store unreachable")
 
 
 def test_a_dead_live_status_process_fails_health_and_status_but_keeps_ingesting_safely(client: TestClient, bot: Bot) -> None:
@@ -165,7 +168,7 @@ def test_a_dead_live_status_process_fails_health_and_status_but_keeps_ingesting_
     bot.live._process.join()
     health = client.get("/healthz")
     assert health.status_code == 503
-    assert "live lane status process exited" in health.json()["error"]
+    assert "live lane status process exited" in health.json()["parts"]["live_status"]["error"]
     assert client.get("/lanes").status_code == 503
     sent = client.post("/events", content=incident_stream().ndjson())
     assert sent.status_code == 503  # committed, but not acknowledged: the sender's retry is deduplicated

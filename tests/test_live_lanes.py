@@ -197,3 +197,25 @@ def test_status_read_while_events_are_added_from_another_thread() -> None:
     reader.join()
     assert errors == []
     assert_matches(live, events, timedelta(minutes=1))
+
+
+def test_a_zero_price_is_taken_and_a_zero_reference_pairs_with_nothing() -> None:
+    """Contract v1.1 allows a price of 0: a lane feed reading zero is 10,000 bps off its
+    reference; a zero reference has no divergence to give (it would divide by zero), so
+    the lane prices it is the latest reference for are unpaired — in the facts and live alike."""
+    stream = Stream()
+    stream.add("feed.price", 10, "l1-eth", source="reference", price=2000.0)
+    stream.add("feed.price", 20, source="lane", price=0.0)  # vs 2000: 10,000 bps
+    stream.add("feed.price", 30, "l3-zk", source="reference", symbol="BTC-USD", price=0.0)
+    stream.add("feed.price", 40, "l3-zk", source="lane", symbol="BTC-USD", price=5.0)  # vs 0: unpaired
+    stream.add("feed.price", 25, "l4-op", source="reference", symbol="SOL-USD", price=10.0)
+    stream.add("feed.price", 35, "l4-op", source="reference", symbol="SOL-USD", price=0.0)  # arrives before its lane price
+    stream.add("feed.price", 45, "l4-op", source="lane", symbol="SOL-USD", price=12.0)  # latest reference is 0: unpaired
+    events = stream.events()
+    window = Window(T0, T0 + timedelta(minutes=30))
+    facts = compute_facts(events, window)
+    assert facts.lane("l2-arb").feed_divergence_bps_max == 10_000
+    assert facts.lane("l3-zk").feed_divergence_bps_max is None
+    assert facts.lane("l4-op").feed_divergence_bps_max is None
+    assert_matches(live_with(events), events, timedelta(minutes=30))
+    assert_matches(live_with(list(reversed(events))), events, timedelta(minutes=30))

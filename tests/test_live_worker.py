@@ -73,3 +73,23 @@ def test_a_dead_child_is_reported_not_stale(worker: LiveWorker) -> None:
 def test_an_unknown_lane_has_no_status(worker: LiveWorker) -> None:
     worker.add(busy_stream().events())
     assert worker.status("l9-none") == {}
+
+
+def test_a_failed_child_is_reported_to_health_without_any_status_request(worker: LiveWorker) -> None:
+    """Before, only a status request found out: /healthz asked whether the process was
+    alive, and answered 200 for a child that had failed (OverflowError) and answered nothing."""
+    from datetime import UTC, datetime
+
+    from helpers import wait_for
+
+    from validators.events import QueueDepth
+
+    worker.add(busy_stream().events())
+    assert worker.problem() is None
+    poison = QueueDepth(event_id="p", ts=datetime(1, 1, 1, tzinfo=UTC), lane="l9-new", seq=1, value=1)  # past the parser
+    worker.add([poison])
+    problem = wait_for(worker.problem, what="the failure reported")
+    assert "OverflowError" in problem
+    assert problem.endswith("restart to rebuild it from the store")
+    with pytest.raises(LiveStatusError, match="OverflowError"):
+        worker.status()

@@ -25,7 +25,7 @@ from helpers import Stream
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, ConsumerInfo
 
-from bot.ingest.nats import Backoff, BatchOutcome, NatsConfigError, NatsConsumer, NatsSource
+from bot.ingest.nats import Backoff, BatchOutcome, NatsConsumer, NatsSource
 from validators.events import Event
 from validators.ndjson import parse_events
 
@@ -546,17 +546,36 @@ def test_unreachable_server_is_retried_until_stopped() -> None:
     _run(main())
 
 
-def test_missing_stream_is_a_config_error_unless_asked_to_create_it() -> None:
+def test_missing_stream_is_reported_and_retried_until_it_exists(caplog: pytest.LogCaptureFixture) -> None:
+    """Before, a stream missing at start-up stopped the consumer for good (and /healthz
+    stayed 200): events published after the stream was created were never consumed."""
+    caplog.set_level(logging.INFO, logger="bot.ingest.nats")
     source = _source()
 
     async def main() -> None:
         async with _stream(source, create=False) as js:
-            with pytest.raises(NatsConfigError, match=f"stream '{source.stream}' not found"):
-                await asyncio.wait_for(NatsConsumer(source, Store().commit).run(asyncio.Event()), 10)
-
-            creating = replace(source, create_stream=True)
             store = Store()
-            consumer = NatsConsumer(creating, store.commit)
+            consumer = NatsConsumer(source, store.commit, backoff=FAST)
+            async with _running(consumer):
+                await _until(lambda: consumer.problem() is not None, "the problem reported")
+                assert f"stream '{source.stream}' not found" in str(consumer.problem())
+                assert consumer.problem().endswith("retrying")  # type: ignore[union-attr]
+                await js.add_stream(name=source.stream, subjects=[source.subject])
+                await _publish(js, source, _events(2))
+                await _until(lambda: consumer.stats.acked == 2, "both messages acked, no restart")
+                assert consumer.problem() is None
+            assert sorted(store.events) == ["evt-00000", "evt-00001"]
+
+    _run(main())
+    assert _logged(caplog, "nats stream or durable unusable, retrying")[0].levelname == "ERROR"
+
+
+def test_a_consumer_asked_to_create_its_stream_creates_it() -> None:
+    source = replace(_source(), create_stream=True)
+
+    async def main() -> None:
+        async with _stream(source, create=False) as js:
+            consumer = NatsConsumer(source, Store().commit)
             async with _running(consumer):
                 await _until(lambda: consumer.stats.connects == 1, "connected")
                 await _publish(js, source, _events(1))
@@ -566,15 +585,18 @@ def test_missing_stream_is_a_config_error_unless_asked_to_create_it() -> None:
     _run(main())
 
 
-def test_durable_with_another_filter_is_refused() -> None:
+def test_durable_with_another_filter_is_refused_and_reported() -> None:
     source = _source()
 
     async def main() -> None:
         async with _stream(source) as js:
             other = _subject(source, "other")
             await js.add_consumer(source.stream, ConsumerConfig(durable_name=source.durable, filter_subject=other))
-            with pytest.raises(NatsConfigError, match="would consume other messages"):
-                await asyncio.wait_for(NatsConsumer(source, Store().commit).run(asyncio.Event()), 10)
+            consumer = NatsConsumer(source, Store().commit, backoff=FAST)
+            async with _running(consumer):
+                await _until(lambda: consumer.problem() is not None, "the problem reported")
+                assert "would consume other messages" in str(consumer.problem())
+                assert consumer.stats.connects == 0
 
     _run(main())
 
@@ -589,8 +611,10 @@ def test_commit_rejecting_an_index_outside_the_batch_is_a_bug_and_acks_nothing()
             async def commit(payloads: list[bytes]) -> BatchOutcome:
                 return BatchOutcome(committed=True, rejected={len(payloads): "off by one"})
 
+            consumer = NatsConsumer(source, commit)
             with pytest.raises(ValueError, match=r"indices \[1\] of a batch of 1"):
-                await asyncio.wait_for(NatsConsumer(source, commit).run(asyncio.Event()), 10)
+                await asyncio.wait_for(consumer.run(asyncio.Event()), 10)
             assert (await _info(js, source)).num_ack_pending == 1
+            assert str(consumer.problem()).startswith("stopped by an error: ValueError")
 
     _run(main())

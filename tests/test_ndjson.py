@@ -196,3 +196,12 @@ def test_the_block_format_check_agrees_with_format_error(rows: list[tuple[str, s
         line = {"event_id": str(i), "ts": ts, "lane": "l2-arb", "seq": i, "kind": kind, **fields}
         events.append(decoder.decode(json.dumps(line)))
     assert _formats_ok(events) == all(format_error(e) is None for e in events)
+
+
+def test_only_a_byte_order_mark_at_the_very_start_is_skipped() -> None:
+    """Found by hypothesis: a second BOM in a chunk of its own was skipped too (the stream
+    still looked unstarted), so its line was neither accepted nor rejected."""
+    _, stats = parse_events([b"\xef\xbb\xbf", b"\xef\xbb\xbf"])
+    assert stats.rejected_total == 1
+    events, stats = parse_events([b"\xef\xbb\xbf", _line().encode()])
+    assert len(events) == 1

@@ -3,6 +3,8 @@ fenced, and a size that does not grow with the alerts or the events."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import timedelta
 
 from helpers import T0
@@ -10,13 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_live_lanes import _stream
 
+from bot.config import Settings
 from bot.summarize.context import AlertText, IncidentContext
-from bot.summarize.prompt import ALERT_TEXT_MAX, MAX_ALERTS, build_prompt, estimate_tokens, scrub
+from bot.summarize.prompt import ALERT_TEXT_MAX, MAX_ALERTS, build_prompt, estimate_tokens, reask, scrub
+from bot.summarize.redact import Redactor
 from bot.wiring import DEFAULT_POLICY
 from prompts import proposal_schema
 from validators.check import Checker
 from validators.evidence import Evidence, event_refs
 from validators.facts import COUNT_FACTS, Window, compute_facts
+from validators.findings import Report
 from validators.policy import parse_policy
 from validators.rules import stamp
 from validators.support import supporting_ids
@@ -119,3 +124,69 @@ def test_templates_carry_a_version_and_a_hash() -> None:
     assert len(prompt.templates.sha256) == 64
     assert prompt.messages[0]["role"] == "system"
     assert "untrusted" in prompt.messages[0]["content"]
+
+
+OWN = {
+    "slack_bot_token": "xoxb-own-bot-token-0001",
+    "slack_signing_secret": "own-signing-secret-7d2f",
+    "slack_app_token": "xapp-1-own-app-token-0002",
+    "openai_api_key": "own-openai-key-5e1c",
+    "webhook_token": "own-webhook-token-93ab",
+    "action_webhook": "https://hooks:own-hook-password-4411@actions.example.com/run",
+    "action_webhook_secret": "own-action-hmac-c0ffee",
+    "pagerduty_secrets": ["own-pd-secret-aa01", "own-pd-secret-bb02"],
+    "database_url": "postgresql://lanekeeper:own%2Fdb%2Bpass-77@db.internal/lanekeeper",
+    "nats_url": "nats://own-nats-token-6543@nats-1:4222,nats://user:own-nats-pass-21@nats-2:4222",
+}
+LITERALS = [
+    "xoxb-own-bot-token-0001", "own-signing-secret-7d2f", "xapp-1-own-app-token-0002", "own-openai-key-5e1c",
+    "own-webhook-token-93ab", "own-hook-password-4411", "own-action-hmac-c0ffee", "own-pd-secret-aa01",
+    "own-pd-secret-bb02", "own/db+pass-77", "own%2Fdb%2Bpass-77", "own-nats-token-6543", "own-nats-pass-21",
+]  # fmt: skip
+SHAPES = {
+    "password=hunter2-abc": "hunter2-abc",
+    "db passwd: hunter3-def,": "hunter3-def",
+    "client_secret=s3cr3t-value": "s3cr3t-value",
+    "X-Api-Key: key-value-123": "key-value-123",
+    "auth token=tok-value-456": "tok-value-456",
+    "dsn postgres://app:dbpass-789@db/x": "dbpass-789",
+    "Authorization: Bearer abcdefghijklmnopqrstuvwx": "abcdefghijklmnopqrstuvwx",
+    "Authorization: Basic dXNlcjpwYXNzd29yZA==": "dXNlcjpwYXNzd29yZA",
+    "leaked xoxp-1234567890-abcdefghij": "xoxp-1234567890",
+    "key sk-abcdefghijklmnopqrstuvwx": "sk-abcdefghijklmnop",
+    "aws AKIAABCDEFGHIJKLMNOP": "AKIAABCDEFGHIJKLMNOP",
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----": "MIIEvQIBADANBg",
+}
+
+
+def _settings() -> Settings:
+    return Settings(_env_file=None, **OWN)  # type: ignore[call-arg]
+
+
+def test_the_bots_own_secrets_and_credential_shapes_never_reach_the_prompt() -> None:
+    """Issue 15: the bot's own signing and webhook secrets, a database URL's password and
+    password=… pairs in alert annotations reached the LLM prompt."""
+    redactor = Redactor.from_settings(_settings())
+    annotations = {f"note{i}": f"see {literal} in the runbook" for i, literal in enumerate(LITERALS)}
+    annotations |= {f"shape{i}": text for i, text in enumerate(SHAPES)}
+    annotations |= {"db_password": "hunter4-ghi", "summary": "l2-arb failures above 2%"}
+    context = replace(
+        _context(0),
+        alerts=[AlertText("alr-1", "l2-arb", f"Leak {LITERALS[1]}", "firing", T0, annotations)],
+        incident_id=f"inc-{LITERALS[4]}",
+    )
+    prompt = build_prompt(context, POLICY, redactor)
+    later = reask(prompt, f"my answer quotes {LITERALS[0]} and password=hunter5-jkl", Report(()))
+    sent = json.dumps(later.messages)
+    for secret in [*LITERALS, *SHAPES.values(), "hunter4-ghi", "hunter5-jkl"]:
+        assert secret not in sent, secret
+    assert "[REDACTED secret]" in sent
+    assert '"db_password":"[REDACTED]"' in later.messages[1]["content"]
+    assert "password=[REDACTED]" in sent
+    assert "l2-arb failures above 2%" in sent, "the rest of the text is kept"
+
+
+def test_a_short_or_unset_secret_is_not_looked_for_by_value() -> None:
+    redactor = Redactor.from_settings(Settings(_env_file=None, webhook_token="abc"))  # type: ignore[call-arg]
+    assert redactor("abc def") == "abc def"
+    assert redactor("token=abc") == "token=[REDACTED]"

@@ -286,6 +286,22 @@ def test_a_planted_credential_never_reaches_the_llm_or_slack(world: World) -> No
     assert SECRET not in world.slack.everything()
 
 
+def test_the_bots_own_secrets_in_alert_text_never_reach_the_llm(database_url: str, llm: FakeOpenAI, slack: FakeSlack) -> None:
+    """Issue 15: a secret the bot holds (here its signing and webhook secrets, which look
+    like no known credential) pasted into an annotation reached the prompt."""
+    own = {"slack_signing_secret": "plain-signing-secret-8c1d", "webhook_token": "plain-webhook-token-42aa"}
+    for world in world_for(database_url, llm, slack, **own):
+        auth = {"authorization": "Bearer plain-webhook-token-42aa"}
+        world.client.headers.update(auth)
+        world.open_incident(summary="runbook: sign with plain-signing-secret-8c1d, password=hunter2-xyz")
+        assert world.llm.requests
+        prompts = world.llm.prompts()
+        assert "plain-signing-secret-8c1d" not in prompts
+        assert "hunter2-xyz" not in prompts
+        assert "[REDACTED secret]" in prompts
+        assert "plain-signing-secret-8c1d" not in json.dumps([c["prompt"] for c in world.calls()]), "nor the audit trail"
+
+
 def test_without_an_llm_the_card_says_facts_only(database_url: str, llm: FakeOpenAI, slack: FakeSlack) -> None:
     for world in world_for(database_url, llm, slack, with_llm=False):
         world.open_incident()

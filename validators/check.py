@@ -9,6 +9,7 @@ from validators.events import Event
 from validators.evidence import Evidence, event_refs
 from validators.facts import WindowFacts, compute_facts
 from validators.findings import Report, Violation
+from validators.hidden import check_hidden
 from validators.policy import Policy
 from validators.proposal import view_of, window_of
 from validators.rules import Context, check_action, check_claim, check_incident_lanes, check_severity, check_status
@@ -40,6 +41,7 @@ class Checker:
             found += check_severity(view, ctx)
             found += check_status(view, ctx)
         found += check_texts(view, ctx, self.policy)
+        found += check_hidden(view)
         return Report(tuple(found))
 
 

@@ -338,7 +338,8 @@ def _divergence(
     lane_prices: list[tuple[datetime, str, float]],
     references: dict[str, list[tuple[datetime, int, float]]],
 ) -> float | None:
-    """Max ``|p - r| / r`` in bps, r the latest reference of the symbol at or before p's ts."""
+    """Max ``|p - r| / r`` in bps, r the latest reference of the symbol at or before p's ts
+    (a lane price whose latest reference is 0 is unpaired)."""
     worst: float | None = None
     times: dict[str, list[datetime]] = {}
     for ts, symbol, price in lane_prices:
@@ -351,6 +352,8 @@ def _divergence(
         if i == 0:
             continue
         ref = refs[i - 1][2]
+        if ref == 0:  # a zero reference has no divergence to give (contract v1.1 allows the price)
+            continue
         bps = abs(price - ref) / ref * 10000
         if worst is None or bps > worst:
             worst = bps

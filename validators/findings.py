@@ -27,6 +27,7 @@ class Code(StrEnum):
     CONTENT_SECRET = "content.secret"
     CONTENT_LINK = "content.link"
     CONTENT_TOO_LONG = "content.too_long"
+    CONTENT_HIDDEN = "content.hidden"
 
 
 def pointer(*parts: str | int) -> str:

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from validators.facts import FACT_NAMES, LaneFacts
+from validators.lane_pattern import UnsafePattern, check_lane_pattern
 
 DEFAULT_LANE_PATTERN = r"l[0-9]+-[a-z0-9]+"
 
@@ -135,6 +136,10 @@ class Policy(_Strict):
             re.compile(pattern)
         except re.error as exc:
             raise ValueError(f"not a valid regular expression: {exc}") from None
+        try:
+            check_lane_pattern(pattern)
+        except UnsafePattern as exc:
+            raise ValueError(f"refused, it could make validation hang (catastrophic backtracking): {exc}") from None
         return pattern
 
     @model_validator(mode="after")

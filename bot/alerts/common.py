@@ -10,10 +10,28 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StrictStr, ValidationError
 
 from bot.alerts.model import Alert, PayloadError, Source
+from validators.events import TS_END, TS_MIN
 
 GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 Labels = dict[StrictStr, StrictStr]
-UtcTime = Annotated[AwareDatetime, AfterValidator(lambda ts: ts.astimezone(UTC))]
+
+
+def _bounded(ts: datetime) -> datetime:
+    """UTC, within the contract's years (2000 to 2100): every incident window is computed
+    from an alert's start, and a year 0001 or 9999 overflowed each of them. Compared as
+    instants first (converting year 0001 at +01:00 to UTC would itself overflow)."""
+    if not TS_MIN <= ts < TS_END:
+        raise ValueError(f"{ts.isoformat()} is outside years {TS_MIN.year} to {TS_END.year - 1}")
+    return ts.astimezone(UTC)
+
+
+def _bounded_or_zero(ts: datetime) -> datetime:
+    """An end time: bounded, or Go's zero time (Alertmanager's "no end yet")."""
+    return GO_ZERO_TIME if ts == GO_ZERO_TIME else _bounded(ts)
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_bounded)]
+EndTime = Annotated[AwareDatetime, AfterValidator(_bounded_or_zero)]
 
 
 class Tolerant(BaseModel):
@@ -27,7 +45,7 @@ class AlertmanagerAlert(Tolerant):
     labels: Labels
     annotations: Labels = {}
     startsAt: UtcTime  # the senders' own field names, camelCase and all
-    endsAt: UtcTime | None = None
+    endsAt: EndTime | None = None
     generatorURL: str | None = None
     fingerprint: str | None = None
 
@@ -86,6 +104,8 @@ def load(model: type[M], body: bytes) -> M:
         doc: Any = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError(400, f"not JSON: {exc}") from None
+    except RecursionError:  # json.loads recurses per level: [[[[… 100,000 deep escaped it as a 500
+        raise PayloadError(400, "not JSON this bot reads: nested too deep") from None
     if not isinstance(doc, dict):
         raise PayloadError(400, f"expected a JSON object, got {type(doc).__name__}")
     return validate(model, doc)

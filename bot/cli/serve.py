@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import resource
 import sys
 from typing import Any
 
@@ -47,11 +48,40 @@ def run(args: argparse.Namespace) -> int:
     # 5 ms switch interval each GIL hand-off of a request (a facts card: a few queries and a
     # Slack call) may wait that long behind it; 1 ms keeps cards fast during a burst.
     sys.setswitchinterval(0.001)
+    files = raise_open_file_limit()
     log.info(
-        "listening", extra={"host": args.host, "port": args.port, "store": bot.engine.url.render_as_string(hide_password=True)}
+        "listening",
+        extra={
+            "host": args.host,
+            "port": args.port,
+            "store": bot.engine.url.render_as_string(hide_password=True),
+            "open_files": files,
+            "max_connections": bot.settings.max_connections,
+        },
     )
     try:
-        uvicorn.run(create_app(bot), host=args.host, port=args.port, log_config=None, access_log=False)
+        uvicorn.run(
+            create_app(bot),
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            access_log=False,
+            limit_concurrency=bot.settings.max_connections,
+        )
     finally:
         bot.close()
     return 0
+
+
+def raise_open_file_limit() -> int:
+    """Lift the soft open-file limit to the hard one; the limit now in force. A shell's
+    default soft limit is often 1,024: 1,100 slow senders then took every descriptor, and
+    /healthz, /events and the store's own connections failed with them (issue 15)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:  # a container may refuse: the old limit stays, and is logged
+            log.warning("cannot raise the open-file limit from %d: %s", soft, exc)
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]

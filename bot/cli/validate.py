@@ -77,6 +77,8 @@ def load_summary(path: str) -> Summary:
         return Summary(path, json.loads(raw))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return Summary(path, None, f"not valid JSON: {exc}")
+    except RecursionError:
+        return Summary(path, None, "not valid JSON for a proposal: nested too deep")
 
 
 def load_alerts(path: str) -> dict[str, AlertRef]:
@@ -139,12 +141,12 @@ def _notes(path: str, stats: ParseStats, unlisted: set[str], out: TextIO) -> Non
     """Tell the operator what in the event file was not used, without drowning them."""
     for item in stats.rejected[:NOTE_LIMIT]:
         out.write(f"{path}:{item.line}: rejected: {item.reason}\n")
-    if len(stats.rejected) > NOTE_LIMIT:
-        out.write(f"{path}: ... and {len(stats.rejected) - NOTE_LIMIT} more rejected lines\n")
+    if stats.rejected_total > NOTE_LIMIT:
+        out.write(f"{path}: ... and {stats.rejected_total - NOTE_LIMIT} more rejected lines\n")
     for dup in stats.redelivered[:NOTE_LIMIT]:
         out.write(f"{path}:{dup.line}: re-delivery of {dup.event_id} ignored (the first copy is kept)\n")
-    if len(stats.redelivered) > NOTE_LIMIT:
-        out.write(f"{path}: ... and {len(stats.redelivered) - NOTE_LIMIT} more re-deliveries\n")
+    if stats.redelivered_total > NOTE_LIMIT:
+        out.write(f"{path}: ... and {stats.redelivered_total - NOTE_LIMIT} more re-deliveries\n")
     for kind, count in sorted(stats.unknown_kinds.items()):
         out.write(f"{path}: {count} event(s) of unknown kind {kind!r} kept\n")
     for lane in sorted(unlisted):

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.alerts import Alert, PayloadError, parse_alertmanager, parse_grafana, parse_pagerduty, verify_pagerduty_signature
 from bot.chatops.app import SlackApp, build_slack_app, connect_socket_mode
 from bot.http import openapi
-from bot.http.body import BodyTooLarge, read_body, stream_body
+from bot.http.body import BodyPace, BodyTooLarge, BodyTooSlow, read_body, stream_body
 from bot.incidents import IncidentError
 from bot.incidents.engine import IncidentStatus
 from bot.incidents.views import list_incidents, show_incident
@@ -62,6 +62,7 @@ def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
                 await run_in_threadpool(slack.drills.close)
 
     app = FastAPI(title="Lanekeeper", version="1", lifespan=lifespan)
+    app.state.body_pace = BodyPace(bot.settings.body_timeout.total_seconds(), bot.settings.body_min_rate)
 
     @app.middleware("http")
     async def timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -85,6 +86,10 @@ def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
     @app.exception_handler(BodyTooLarge)
     async def too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=413)
+
+    @app.exception_handler(BodyTooSlow)
+    async def too_slow(_: Request, exc: BodyTooSlow) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=408, headers={"connection": "close"})
 
     _ingest_routes(app, bot)
     _read_routes(app, bot)
@@ -110,10 +115,13 @@ def _ingest_routes(app: FastAPI, bot: Bot) -> None:
         """NDJSON settlement events (contract §1): valid lines are committed even when others are not."""
         authorize(request)
         session = bot.ingestor.session()
-        async for chunk in stream_body(request, settings.max_body_bytes):
-            await run_in_threadpool(session.feed, chunk)
+        async for chunk in stream_body(request, settings.max_body_bytes, request.app.state.body_pace):
+            if b"\n" in chunk:  # lines to decode, maybe a batch to commit: off the event loop
+                await run_in_threadpool(session.feed, chunk)
+            else:  # only held until its line ends: a thread hop per trickled byte would cost more
+                session.feed(chunk)
         report = await run_in_threadpool(session.close)
-        status = 422 if report.rejected and not report.accepted else 200
+        status = 422 if report.rejected_total and not report.accepted else 200
         return JSONResponse(report.as_json(), status_code=status)
 
     @app.post("/webhooks/{sender}", openapi_extra=openapi.WEBHOOK_BODY)
@@ -122,7 +130,7 @@ def _ingest_routes(app: FastAPI, bot: Bot) -> None:
         parser = PARSERS.get(sender)
         if parser is None:
             raise HTTPException(404, f"unknown sender {sender!r}; use one of {', '.join(PARSERS)}")
-        body = await read_body(request, settings.max_webhook_bytes, "LANEKEEPER_MAX_WEBHOOK_BYTES")
+        body = await webhook_body(request, settings.max_webhook_bytes)
         if sender == "pagerduty" and settings.pagerduty_secrets:
             if not verify_pagerduty_signature(body, request.headers.get("x-pagerduty-signature"), settings.pagerduty_secrets):
                 bot.metrics.payloads_rejected.labels(sender, "401").inc()
@@ -157,10 +165,9 @@ def _read_routes(app: FastAPI, bot: Bot) -> None:
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        problem = await run_in_threadpool(bot.healthy)
-        if problem is not None:
-            return JSONResponse({"ok": False, "error": problem}, status_code=503)
-        return JSONResponse({"ok": True})
+        """Each part's state; 503 naming every dead part and why (``bot.health``)."""
+        health = await run_in_threadpool(bot.health)
+        return JSONResponse(health.as_json(), status_code=200 if health.ok else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:
@@ -200,7 +207,9 @@ def _slack_routes(app: FastAPI, bot: Bot, slack: SlackApp | None) -> None:
     async def slack_events(request: Request) -> Response:
         if slack is None:
             raise HTTPException(404, "Slack is not configured (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)")
-        body = await read_body(request, bot.settings.max_webhook_bytes, "LANEKEEPER_MAX_WEBHOOK_BYTES")
+        body = await read_body(
+            request, bot.settings.max_webhook_bytes, request.app.state.body_pace, "LANEKEEPER_MAX_WEBHOOK_BYTES"
+        )
         # Checked before bolt, which decodes and parses a body before it verifies it: an unsigned
         # body of any bytes is a 401 here, and only a signed one is read at all.
         if not slack.signed(body, request.headers.get("x-slack-request-timestamp"), request.headers.get("x-slack-signature")):
@@ -212,6 +221,11 @@ def _slack_routes(app: FastAPI, bot: Bot, slack: SlackApp | None) -> None:
         return to_starlette_response(answer)
 
 
+async def webhook_body(request: Request, limit: int) -> bytes:
+    """A webhook's or Slack's body, whole: bounded in size and time."""
+    return await read_body(request, limit, request.app.state.body_pace, "LANEKEEPER_MAX_WEBHOOK_BYTES")
+
+
 def unreadable(body: bytes, content_type: str) -> str | None:
     """Why a signed (so UTF-8) Slack body cannot be read, or None."""
     if content_type.startswith("application/json"):
@@ -219,4 +233,6 @@ def unreadable(body: bytes, content_type: str) -> str | None:
             json.loads(body)
         except json.JSONDecodeError as exc:
             return f"the body is not JSON: {exc}"
+        except RecursionError:
+            return "the body is not JSON this bot reads: nested too deep"
     return None

@@ -57,6 +57,8 @@ class Figures(_Data):
     severity: str
     reasons: tuple[Threshold, ...]
     """The thresholds that set the severity (empty: no level met)."""
+    note: str | None = None
+    """Why there are no figures, when the source could not give them."""
 
 
 class Claim(_Data):

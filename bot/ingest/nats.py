@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -28,6 +27,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, StreamConfig
+
+from bot.ingest.nats_parts import Backoff, BatchOutcome, Commit, ConsumerStats, NatsConfigError, NatsSource
 
 __all__ = [
     "Backoff",
@@ -40,92 +41,12 @@ __all__ = [
 ]
 
 PullSubscription = JetStreamContext.PullSubscription
+LOGGED_REJECTIONS = 20
+"""Rejected messages of one batch logged one by one; the rest are counted in one line."""
 
 # What a NATS operation raises when the connection or the server is in trouble: nats-py's own
 # errors (timeouts, closed connection, JetStream API errors) and socket errors from connect.
 _NATS_ERRORS = (nats.errors.Error, OSError)
-
-
-@dataclass(frozen=True, slots=True)
-class NatsSource:
-    """Where the events are and how to consume them.
-
-    ``ack_wait`` only applies when this consumer creates the durable; an existing durable keeps
-    the settings its owners gave it. ``fetch_wait`` is how long one pull waits for messages and
-    so also how long ``stop`` may take to be noticed while idle.
-    """
-
-    url: str = "nats://127.0.0.1:4222"  # several servers: comma-separated
-    stream: str = "SETTLEMENT"
-    subject: str = "settlement.events"  # may be a wildcard like "settlement.events.>"
-    durable: str = "lanekeeper"
-    batch: int = 500  # messages fetched per pull
-    create_stream: bool = False  # dev/test; production streams are provisioned by their owners
-    ack_wait: float = 30.0
-    fetch_wait: float = 1.0
-    ack_timeout: float = 5.0  # how long to wait for the server to confirm one batch's acks
-    connect_timeout: int = 5
-
-    def __post_init__(self) -> None:
-        if self.batch < 1:
-            raise ValueError(f"batch must be >= 1, not {self.batch}")
-        for name in ("ack_wait", "fetch_wait", "ack_timeout", "connect_timeout"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, not {getattr(self, name)}")
-
-
-@dataclass(frozen=True, slots=True)
-class BatchOutcome:
-    """What ``commit`` did with one fetched batch.
-
-    ``committed=False``: the commit failed (store down), nothing is acked and every message is
-    delivered again. ``rejected``: index of a message in the batch -> why it holds no valid
-    event; such a message is terminated (redelivering it could never succeed).
-    """
-
-    committed: bool
-    rejected: dict[int, str] = field(default_factory=dict)
-
-
-# Given the raw payloads of one fetched batch (each one event JSON or several NDJSON lines),
-# commits the valid events and says what was rejected. Its declared failure mode is
-# ``committed=False``; an exception is a bug (or a crash) and stops the consumer unacked.
-Commit = Callable[[list[bytes]], Awaitable[BatchOutcome]]
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumerStats:
-    """Counters since the consumer was created; a snapshot, safe to keep."""
-
-    fetched: int = 0  # messages received, redeliveries included
-    committed_batches: int = 0
-    acked: int = 0  # acks the server confirmed
-    terminated: int = 0  # rejected messages, never redelivered
-    naked: int = 0  # messages handed back for redelivery after a failed commit
-    ack_failures: int = 0  # acks not confirmed: those messages come back after ack_wait
-    commit_failures: int = 0
-    connects: int = 0
-    last_error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential delays after consecutive failures (connection or commit): initial, 2x, ... up to maximum."""
-
-    initial: float = 0.5
-    maximum: float = 30.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.initial <= self.maximum:
-            raise ValueError(f"need 0 < initial <= maximum, not {self.initial}, {self.maximum}")
-
-    def delay(self, failures: int) -> float:
-        return min(self.maximum, self.initial * 2.0 ** max(0, failures - 1))
-
-
-class NatsConfigError(Exception):
-    """The source does not match the server (missing stream, a durable with another filter or ack policy):
-    retrying cannot fix it, so ``run`` stops with this instead of looping."""
 
 
 class _NatsDown(Exception):
@@ -169,26 +90,46 @@ class NatsConsumer:
         self._commit_failures = 0
         self._connected = False
         self._connect_error: str | None = None
+        self._crashed: str | None = None
 
     @property
     def stats(self) -> ConsumerStats:
         return self._stats
 
+    def problem(self) -> str | None:
+        """Why no event is being consumed, for ``/healthz``; None while bound (or connecting
+        for the first time)."""
+        if self._crashed is not None:
+            return f"stopped by an error: {self._crashed}"
+        if not self._connected and self._connect_failures:
+            return f"not consuming ({self._stats.last_error}); retrying"
+        return None
+
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set. A batch being committed when it is set is finished (acked) first.
 
-        Raises ``NatsConfigError`` when the server's stream or durable cannot be used, and whatever
-        ``commit`` raises (its messages stay unacked and are redelivered after ``ack_wait``).
+        A lost connection and a stream or durable that cannot be used (``NatsConfigError``) are
+        retried with backoff until ``stop``; whatever ``commit`` raises (a bug) ends ``run`` with
+        it, reported by ``problem`` (its messages stay unacked and are redelivered after ``ack_wait``).
         """
-        while not stop.is_set():
-            try:
-                await self._session(stop)
-            except _NatsDown as exc:
-                self._connect_failures += 1
-                delay = self._backoff.delay(self._connect_failures)
-                self._error(str(exc))
-                self._emit(logging.WARNING, "nats reconnecting", error=str(exc), attempt=self._connect_failures, in_s=delay)
-                await _sleep_unless(stop, delay)
+        try:
+            while not stop.is_set():
+                try:
+                    await self._session(stop)
+                except (_NatsDown, NatsConfigError) as exc:
+                    self._connect_failures += 1
+                    delay = self._backoff.delay(self._connect_failures)
+                    self._error(str(exc))
+                    level, message = (
+                        (logging.ERROR, "nats stream or durable unusable, retrying")
+                        if isinstance(exc, NatsConfigError)
+                        else (logging.WARNING, "nats reconnecting")
+                    )
+                    self._emit(level, message, error=str(exc), attempt=self._connect_failures, in_s=delay)
+                    await _sleep_unless(stop, delay)
+        except Exception as exc:
+            self._crashed = f"{type(exc).__name__}: {exc}"
+            raise
         self._emit(logging.INFO, "nats consumer stopped", durable=self._source.durable, acked=self._stats.acked)
 
     # -- one connection -------------------------------------------------------------------
@@ -311,9 +252,19 @@ class NatsConsumer:
         if bad:
             raise ValueError(f"commit rejected message indices {bad} of a batch of {len(msgs)}")
         try:
-            for i, reason in sorted(outcome.rejected.items()):
-                self._emit(logging.WARNING, "nats message rejected, terminated", stream_seq=_stream_seq(msgs[i]), reason=reason)
+            for listed, (i, reason) in enumerate(sorted(outcome.rejected.items())):
+                if listed < LOGGED_REJECTIONS:
+                    self._emit(
+                        logging.WARNING, "nats message rejected, terminated", stream_seq=_stream_seq(msgs[i]), reason=reason
+                    )
                 await msgs[i].term()
+            if len(outcome.rejected) > LOGGED_REJECTIONS:
+                self._emit(
+                    logging.WARNING,
+                    "nats messages rejected, terminated, not listed",
+                    rejected_total=len(outcome.rejected),
+                    not_listed=len(outcome.rejected) - LOGGED_REJECTIONS,
+                )
             if outcome.rejected:
                 await nc.flush(timeout=max(1, round(self._source.ack_timeout)))
         except _NATS_ERRORS as exc:

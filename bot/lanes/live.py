@@ -279,7 +279,7 @@ class LiveLanes:
         for ts, p_order, lane, price in list(prices.irange((ev.ts,))):
             if until is not None and ts >= until:
                 break
-            self._lanes[lane].set_divergence(p_order, abs(price - ev.price) / ev.price * 10000)
+            self._lanes[lane].set_divergence(p_order, _divergence_bps(price, ev.price))
 
     def _bps(self, symbol: str, ts: datetime, price: float) -> float | None:
         """Against the latest reference at or before ``ts`` (the last to arrive among equals)."""
@@ -289,8 +289,7 @@ class LiveLanes:
         i = refs.bisect_right((ts, _LAST))
         if i == 0:
             return None
-        ref: float = refs[i - 1][2]
-        return abs(price - ref) / ref * 10000
+        return _divergence_bps(price, refs[i - 1][2])
 
     def _prune(self) -> None:
         """Forget what no event arriving at most one window late can need: settlements that
@@ -310,3 +309,8 @@ class LiveLanes:
             i = refs.bisect_left((horizon,))
             if i > 1:
                 del refs[: i - 1]
+
+
+def _divergence_bps(price: float, reference: float) -> float | None:
+    """Divergence in bps; None against a zero reference, as ``compute_facts`` has it."""
+    return abs(price - reference) / reference * 10000 if reference else None

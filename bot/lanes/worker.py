@@ -8,11 +8,14 @@ committed batch as NDJSON (one C call to encode, one to decode) and asks it for 
 One pipe carries both, in order, so a status request sent after a batch was handed over
 is answered with that batch in it: a reader who saw a post acknowledged sees its events.
 The parent's clock travels with every message, so a test's clock governs the child too.
-A child that fails or dies is reported to every reader, never silently stale.
+A child that fails or dies is reported to every reader, never silently stale — and to
+``/healthz`` at once: a failure is also sent up a pipe of its own, which the health check
+reads without waiting behind the batches queued for the child.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -34,8 +37,9 @@ class LiveStatusError(RuntimeError):
     """Live status is wrong or gone; restarting rebuilds it from the store."""
 
 
-def _serve(conn: Connection, window: timedelta) -> None:
-    """The child's loop: ``add`` messages fold a batch, ``status`` ones are answered."""
+def _serve(conn: Connection, errors: Connection, window: timedelta) -> None:
+    """The child's loop: ``add`` messages fold a batch, ``status`` ones are answered; the
+    first failure is also sent on ``errors``."""
     die_with_parent()
     clock = [datetime.min]
     live = LiveLanes(window, now=lambda: clock[0])
@@ -54,6 +58,7 @@ def _serve(conn: Connection, window: timedelta) -> None:
                 conn.send(("failed", failure) if failure is not None else ("ok", live.status(message[2])))
         except Exception as exc:  # a bug in live status: reported to every reader from now on
             failure = f"{type(exc).__name__}: {exc}"
+            errors.send(failure)
             if verb == "status":
                 conn.send(("failed", failure))
 
@@ -64,10 +69,16 @@ class LiveWorker:
     def __init__(self, window: timedelta, now: Callable[[], datetime]) -> None:
         self.now = now
         self._conn, child = CONTEXT.Pipe()
-        self._process = CONTEXT.Process(target=_serve, args=(child, window), name="lanekeeper-live-status", daemon=True)
+        self._errors, child_errors = CONTEXT.Pipe(duplex=False)
+        self._process = CONTEXT.Process(
+            target=_serve, args=(child, child_errors, window), name="lanekeeper-live-status", daemon=True
+        )
         self._process.start()
         child.close()
+        child_errors.close()
         self._lock = threading.Lock()  # one message at a time on the pipe, replies in order
+        self._errors_lock = threading.Lock()
+        self._failure: str | None = None
 
     def add(self, events: Sequence[Event]) -> None:
         """Hand a committed batch over; returns once the child has it (not folded yet)."""
@@ -99,7 +110,14 @@ class LiveWorker:
             raise self._gone() from exc
 
     def problem(self) -> str | None:
-        """Why live status cannot answer (the child exited), for ``/healthz``; else None."""
+        """Why live status cannot answer (the child failed or exited), for ``/healthz``;
+        else None. Never waits for the child."""
+        with self._errors_lock:
+            if self._failure is None and self._errors.poll():
+                with contextlib.suppress(EOFError, OSError):  # the child exited: said below
+                    self._failure = str(self._errors.recv())
+        if self._failure is not None:
+            return f"live lane status failed ({self._failure}); restart to rebuild it from the store"
         if self._process.is_alive():
             return None
         return str(self._gone())
@@ -113,6 +131,8 @@ class LiveWorker:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        with self._errors_lock:
+            self._errors.close()
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()

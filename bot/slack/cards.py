@@ -166,6 +166,8 @@ def _met(reason: Threshold) -> str:
 
 
 def _lanes(figures: Figures, firing: tuple[Firing, ...], policy: Policy, reference: datetime, now: datetime) -> str:
+    if figures.note:
+        return escape(figures.note)
     if not figures.lanes:
         return "No lane: the incident's alerts carry no lane label, so there are no figures to show."
     lines = [lane_text(lane, [f for f in firing if f.lane == lane.lane], policy, reference, now) for lane in figures.lanes]

@@ -40,6 +40,9 @@ Key = tuple[str, str]  # (incident, purpose)
 POLL_S = 1.0
 """How often an idle outbox looks at the queue (rows queued by other processes; in this
 process ``send`` and ``wake`` do not wait for it)."""
+STUCK_S = 120.0
+"""A sender that made no progress this long (beyond a wait it chose: a Retry-After, a
+backoff) is stuck: a Slack call takes at most slack_sdk's 30 s timeout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,8 @@ class Outbox:
         self._empty_at = -1  # the _wakes value of the last round that found the queue empty
         self._stopped = False
         self.sent = 0
+        self._progress = (time.monotonic(), STUCK_S)  # (when the sender last moved, how long it may take)
+        self._died: str | None = None
         self._thread = threading.Thread(target=self._work, name="slack-outbox", daemon=True)
 
     def start(self) -> Outbox:
@@ -135,8 +140,31 @@ class Outbox:
             soonest = min(soonest, wait)
         return soonest
 
+    def problem(self, now: float | None = None) -> str | None:
+        """Why nothing queued is being sent, for ``/healthz`` (a thread that died of a bug,
+        or one stuck in a call); else None. ``now``: a monotonic time (tests pass a later one)."""
+        if self._died is not None:
+            return f"the sender thread died ({self._died}); queued messages wait in the store for a restart"
+        if not self._thread.is_alive():
+            return None  # not started yet, or closed
+        moved, allowed = self._progress
+        stalled = (time.monotonic() if now is None else now) - moved
+        return f"the sender made no progress for {stalled:.0f} s (stuck in a call?)" if stalled > allowed else None
+
+    def _moving(self, then_wait: float = 0.0) -> None:
+        """The sender made progress and may now wait ``then_wait`` seconds by choice."""
+        self._progress = (time.monotonic(), then_wait + STUCK_S)
+
     def _work(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # a bug: logged, and reported by problem() for as long as it lasts
+            self._died = f"{type(exc).__name__}: {exc}"
+            log.exception("the Slack outbox's sender thread died")
+
+    def _loop(self) -> None:
         while True:
+            self._moving(POLL_S)
             with self._cond:
                 if self._stopped:
                     return
@@ -180,6 +208,7 @@ class Outbox:
         uncertain = since is not None
         extra = {"incident_id": row.incident_id}
         while not self._stopped:
+            self._moving()
             method = "chat.update" if self._kind(row.key) == "update" else "chat.postMessage"
             try:
                 if method == "chat.postMessage":
@@ -203,6 +232,7 @@ class Outbox:
                     self._count(method, "ratelimited")
                     wait = float(exc.response.headers.get("Retry-After", "1") or 1)
                     log.warning("slack rate limited the channel; retrying in %.0f s", wait, extra=extra)
+                    self._moving(wait)
                     time.sleep(wait)
                     continue
                 if status < 500:
@@ -221,6 +251,7 @@ class Outbox:
             except OperationalError as exc:  # the store failed around the call: Slack may hold the post
                 uncertain = True
                 log.warning("store unavailable while sending (%s); retrying in %.0f s", exc.orig, backoff, extra=extra)
+            self._moving(backoff)
             time.sleep(backoff)
             backoff = min(backoff * 2, self.pace.max_backoff_s)
 

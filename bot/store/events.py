@@ -11,6 +11,7 @@ counts each once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -22,9 +23,10 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.store.engine import reading
 from bot.store.tables import TERMINAL, events
-from validators.events import Event, SettlementSubmitted, kind_of
+from validators.events import TS_END, TS_MIN, Event, SettlementSubmitted, kind_of
 from validators.ndjson import parse_events
 
+log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _COLUMNS = ("event_id", "lane", "ts_us", "seq", "kind", "settlement_id", "body")
@@ -112,10 +114,15 @@ class EventStore:
             return int(conn.scalar(select(func.count()).select_from(events)) or 0)
 
     def watermarks(self) -> dict[str, datetime]:
-        """The newest event time per lane."""
+        """The newest event time per lane, among times within the contract's bounds (a store
+        written before the bounds may hold a year 9999 or 0001, which no window can reach)."""
+        query = (
+            select(events.c.lane, func.max(events.c.ts_us))
+            .where(events.c.ts_us >= to_us(TS_MIN), events.c.ts_us < to_us(TS_END))
+            .group_by(events.c.lane)
+        )
         with reading(self.engine) as conn:
-            rows = conn.execute(select(events.c.lane, func.max(events.c.ts_us)).group_by(events.c.lane))
-            return {lane: from_us(us) for lane, us in rows}
+            return {lane: from_us(us) for lane, us in conn.execute(query)}
 
     def between(
         self, start: datetime, end: datetime, lanes: Iterable[str] | None = None, kinds: Iterable[str] | None = None
@@ -146,11 +153,19 @@ class EventStore:
         return self._decode(query)
 
     def _decode(self, query: Select[str]) -> list[Event]:
+        """Stored events, parsed again. A row the parser refuses now (stored by a version
+        before the contract's bounds: a year 0001, a notional of 1e308) is skipped with a
+        warning naming it, and left in place: an operator decides, and a restart never
+        crash-loops on data it cannot change."""
         with reading(self.engine) as conn:
             bodies = conn.scalars(query).all()
         if not bodies:
             return []
         decoded, stats = parse_events([("\n".join(bodies) + "\n").encode()])
-        if stats.rejected:  # the store only ever holds what the parser accepted
-            raise ValueError(f"stored event no longer parses: line {stats.rejected[0].line}: {stats.rejected[0].reason}")
+        if stats.rejected_total:
+            first = stats.rejected[0]
+            log.warning(
+                "skipped stored events out of contract bounds",
+                extra={"skipped": stats.rejected_total, "first": bodies[first.line - 1][:200], "reason": first.reason},
+            )
         return decoded

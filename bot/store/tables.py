@@ -257,3 +257,11 @@ lane_status = Table(
     Column("facts", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+store_probe = Table(
+    "store_probe",
+    metadata,
+    # One row the health check rewrites (at most every 30 s): whether the store takes a write.
+    Column("probe_id", Integer, primary_key=True, autoincrement=False),
+    Column("written_at", UtcDateTime, nullable=False),
+)

@@ -26,6 +26,7 @@ from bot.store.events import EventStore
 from bot.store.tables import incidents
 from bot.summarize.figures import card_data
 from bot.summarize.loop import Summarizer
+from bot.summarize.redact import Redactor
 from bot.wiring import load_policy, make_llm
 from prompts import proposal_schema
 from validators.check import Checker
@@ -74,6 +75,7 @@ def init(settings: Settings) -> None:
         reasks=settings.llm_reasks,
         lookback=settings.lookback,
         clock=_utcnow,
+        redactor=Redactor.from_settings(settings),
     )
     _parts = _Parts(summarizer, policy)
 

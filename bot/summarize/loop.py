@@ -24,7 +24,8 @@ from bot.store.events import EventStore
 from bot.store.tables import llm_calls
 from bot.summarize.context import IncidentContext, load_context
 from bot.summarize.llm import Completion, LlmClient
-from bot.summarize.prompt import Prompt, build_prompt, reask
+from bot.summarize.prompt import PATTERNS_ONLY, Prompt, build_prompt, reask
+from bot.summarize.redact import Redactor
 from validators.check import Checker
 from validators.evidence import Evidence, event_refs
 from validators.facts import compute_facts
@@ -66,9 +67,10 @@ class Summarizer:
         reasks: int,
         lookback: timedelta,
         clock: Clock,
+        redactor: Redactor = PATTERNS_ONLY,
     ) -> None:
         self.engine, self.store, self.policy, self.checker, self.llm = engine, store, policy, checker, llm
-        self.reasks, self.lookback, self.clock = reasks, lookback, clock
+        self.reasks, self.lookback, self.clock, self.redactor = reasks, lookback, clock, redactor
 
     def summarize(self, incident_id: str) -> SummaryResult:
         context = load_context(self.engine, self.store, self.policy, incident_id, self.lookback)
@@ -80,7 +82,7 @@ class Summarizer:
             return self._withhold(context, 0, why)
         if self.llm is None:
             return SummaryResult(context, None, None, 0)
-        prompt = build_prompt(context, self.policy)
+        prompt = build_prompt(context, self.policy, self.redactor)
         report: Report | None = None
         for attempt in range(1, self.reasks + 2):
             completion = self.llm.complete(prompt.messages)
@@ -109,6 +111,8 @@ class Summarizer:
             doc = json.loads(text)
         except ValueError as exc:
             return None, _report("", f"not valid JSON ({exc}); answer with one JSON object only")
+        except RecursionError:  # an answer nested 100,000 deep: garbage, not a bug of ours
+            return None, _report("", "not a JSON object this bot reads (nested too deep); answer with one flat JSON object")
         window = window_of(doc)
         facts = context.facts if window == context.window else compute_facts(context.events, window) if window else None
         evidence = Evidence(event_refs(context.events, view_of(doc).cited_ids()), context.alert_refs)

@@ -5,6 +5,9 @@ the policy, and the newest alerts (at most ``MAX_ALERTS``, ``ALERTS_BUDGET`` cha
 all, each text cut to ``ALERT_TEXT_MAX``).
 Alert texts are untrusted: credentials are redacted, and they are fenced as data (a text
 that tries to close the fence has its markers broken) so the model is told to read, not obey.
+Every message, the re-asks included, passes the prompt's ``Redactor`` last
+(``bot.summarize.redact``): the bot's own secrets and credential shapes never reach the LLM
+or the audit trail, whatever field they came in by.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from string import Template
 from typing import Any
 
 from bot.summarize.context import IncidentContext
+from bot.summarize.redact import Redactor, names_a_secret
 from prompts import Templates, summary_templates
-from validators.content import redact
 from validators.facts import FACT_NAMES
 from validators.findings import Report
 from validators.policy import Policy
@@ -29,15 +32,21 @@ _FENCE = "untrusted_alert_data"
 Message = dict[str, str]
 
 
+PATTERNS_ONLY = Redactor()
+"""Credential shapes only: for callers without the bot's settings (tests, benchmarks)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Prompt:
     messages: list[Message]
     templates: Templates
+    redactor: Redactor = PATTERNS_ONLY
 
 
-def scrub(text: str, limit: int = ALERT_TEXT_MAX) -> str:
-    """Untrusted text as the model may see it: credentials redacted, fence markers broken, cut."""
-    clean = redact(text).replace(_FENCE, "untrusted-alert-data")
+def scrub(text: str, limit: int = ALERT_TEXT_MAX, redactor: Redactor = PATTERNS_ONLY) -> str:
+    """Untrusted text as the model may see it: credentials redacted, fence markers broken, cut
+    (redacted before it is cut, so no secret survives half-cut)."""
+    clean = redactor(text).replace(_FENCE, "untrusted-alert-data")
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
@@ -81,15 +90,19 @@ def policy_sheet(policy: Policy, lanes: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def alert_lines(context: IncidentContext) -> list[str]:
+def alert_lines(context: IncidentContext, redactor: Redactor = PATTERNS_ONLY) -> list[str]:
     lines: list[str] = []
     used = 0
     for alert in context.alerts[:MAX_ALERTS]:
-        texts = {key: scrub(value) for key, value in sorted(alert.annotations.items()) if isinstance(value, str)}
+        texts = {
+            scrub(key, 100, redactor): "[REDACTED]" if names_a_secret(key) else scrub(value, redactor=redactor)
+            for key, value in sorted(alert.annotations.items())
+            if isinstance(value, str)
+        }
         item = {
             "alert_id": alert.alert_id,
-            "lane": scrub(alert.lane, 100) if alert.lane else None,
-            "name": scrub(alert.name, 200),
+            "lane": scrub(alert.lane, 100, redactor) if alert.lane else None,
+            "name": scrub(alert.name, 200, redactor),
             "status": alert.status,
             "starts_at": stamp(alert.starts_at),
             "texts": texts,
@@ -102,12 +115,12 @@ def alert_lines(context: IncidentContext) -> list[str]:
     return lines
 
 
-def build_prompt(context: IncidentContext, policy: Policy) -> Prompt:
+def build_prompt(context: IncidentContext, policy: Policy, redactor: Redactor = PATTERNS_ONLY) -> Prompt:
     templates = summary_templates()
-    alerts = alert_lines(context)
+    alerts = alert_lines(context, redactor)
     user = Template(templates.user).substitute(
         incident_id=context.incident_id,
-        lanes=scrub(", ".join(context.lanes), 400),  # lanes come from alert labels: untrusted too
+        lanes=scrub(", ".join(context.lanes), 400, redactor),  # lanes come from alert labels: untrusted too
         events_checked=context.events_checked,
         window_start=stamp(context.window.start),
         window_end=stamp(context.window.end),
@@ -118,15 +131,16 @@ def build_prompt(context: IncidentContext, policy: Policy) -> Prompt:
         alerts_total=len(context.alerts),
         alerts="\n".join(alerts) or "(none)",
     )
-    return Prompt([{"role": "system", "content": templates.system}, {"role": "user", "content": user}], templates)
+    messages = [{"role": "system", "content": templates.system}, {"role": "user", "content": redactor(user)}]
+    return Prompt(messages, templates, redactor)
 
 
 def reask(prompt: Prompt, answer: str, report: Report) -> Prompt:
     """The conversation so far plus the validator's findings, for one more attempt."""
     findings = "\n".join(f"- {v.code} at {v.path or '/'}: {v.message}" for v in report.violations)
     feedback = Template(prompt.templates.reask).substitute(violations=findings)
-    messages = [*prompt.messages, {"role": "assistant", "content": answer}, {"role": "user", "content": feedback}]
-    return Prompt(messages, prompt.templates)
+    said = [{"role": "assistant", "content": prompt.redactor(answer)}, {"role": "user", "content": prompt.redactor(feedback)}]
+    return Prompt([*prompt.messages, *said], prompt.templates, prompt.redactor)
 
 
 def estimate_tokens(prompt: Prompt) -> int:
