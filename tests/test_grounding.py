@@ -189,3 +189,14 @@ def test_number_words_are_grounded_like_their_digits(text: str, grounded_: bool)
     known = [Quantity(14, Unit.COUNT, "canary_failures"), Quantity(25, Unit.COUNT, "failed"), Quantity(1800, Unit.SECONDS, "w")]
     known.append(Quantity(535_740.29, Unit.USD, "failed_notional_usd"))
     assert (ungrounded_numbers(text, known) == []) is grounded_, text
+
+
+def test_a_large_figure_is_held_to_its_written_precision_not_to_float_noise() -> None:
+    pending = Quantity(54_070_692.13, Unit.USD, "pending_notional_usd")
+    assert ungrounded_numbers("$54,070,692.1 pending", [pending]) == []
+    assert [t.text for t in ungrounded_numbers("$54,070,692.2 pending", [pending])] == ["$54,070,692.2"]
+
+
+@pytest.mark.parametrize(("text", "date"), [("since Mar 1: 25 failed", "Mar 1"), ("on 1 March: 25 failed", "1 March")])
+def test_a_date_followed_by_a_colon_is_still_a_date(text: str, date: str) -> None:
+    assert [t.text for t in tokenize(text) if isinstance(t, Time)] == [date]

@@ -168,6 +168,8 @@ def test_digits_inside_ids_and_words_are_not_figures(text: str) -> None:
         ("2h 15m", 135, 0),
         ("9m59s", 599, 0),
         ("_25_", 25, 0),
+        ("_$9,678K_", 9678, 0),
+        ("*23.4%*", 23.4, 1),
         ("30-minute", 30, 0),
     ],
 )
@@ -190,6 +192,7 @@ def test_a_figure_keeps_its_value_and_written_precision(text: str, value: float,
         ("two dozen", 24),
         ("one hundred", 100),
         ("twenty minutes", 20),
+        ("_twenty_", 20),
     ],
 )
 def test_number_words_from_two_up_are_figures(text: str, value: float) -> None:

@@ -33,7 +33,7 @@ def grounded(figure: Figure, quantities: Iterable[Quantity]) -> bool:
         for unit, factor in figure.readings:
             if unit is quantity.unit:
                 written = quantity.value * factor
-                if abs(written - figure.value) <= half_step + 1e-9 * max(1.0, abs(written)):
+                if abs(written - figure.value) <= half_step + 1e-12 * max(1.0, abs(written)):  # float noise only
                     return True
     return False
 

@@ -26,33 +26,36 @@ _VALUES = (
     | {w: 10 * (i + 2) for i, w in enumerate(_TEN_WORDS)}
 )
 _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
+_B = "(?![A-Za-z0-9])"
+_AT_START = "(?<![A-Za-z0-9])"
+"""Word edges that, unlike ``\\b``, let Slack's ``_italics_`` end a word."""
 _TENS, _TEENS, _ONES = ("|".join(words) for words in (_TEN_WORDS, _TEEN_WORDS, _ONE_WORDS))
-_SMALL = rf"(?:(?:{_TENS})(?:[-\s](?:{_ONES})\b)?|{_TEENS}|{_ONES})\b"
-_GROUP = rf"(?:(?:{_SMALL}\s+)?hundred\b(?:\s+(?:and\s+)?{_SMALL})?|{_SMALL})"
-_SCALE = r"(?:thousand|million|billion)\b"
-WORDS = rf"(?i:\b(?:(?:{_GROUP}\s+)?{_SCALE}\s+(?:and\s+)?)*(?:(?:{_GROUP}\s+)?(?:{_SCALE}|dozen\b)|{_GROUP}))"
+_SMALL = rf"(?:(?:{_TENS})(?:[-\s](?:{_ONES}){_B})?|{_TEENS}|{_ONES}){_B}"
+_GROUP = rf"(?:(?:{_SMALL}\s+)?hundred{_B}(?:\s+(?:and\s+)?{_SMALL})?|{_SMALL})"
+_SCALE = rf"(?:thousand|million|billion){_B}"
+WORDS = rf"(?i:{_AT_START}(?:(?:{_GROUP}\s+)?{_SCALE}\s+(?:and\s+)?)*(?:(?:{_GROUP}\s+)?(?:{_SCALE}|dozen{_B})|{_GROUP}))"
 """A cardinal in words: ``fourteen``, ``forty-two``, ``three hundred and five``, ``two
 million``, ``a dozen`` (the ``a`` is not needed: ``dozen`` alone is twelve)."""
-_FRACTION_WORD = r"(?:half|halves|thirds?|quarters?|fifths?|sixths?|sevenths?|eighths?|ninths?|tenths?)\b"
+_FRACTION_WORD = rf"(?:half|halves|thirds?|quarters?|fifths?|sixths?|sevenths?|eighths?|ninths?|tenths?){_B}"
 FRACTION = (
-    rf"(?i:\b(?:(?:{WORDS}|an?)[-\s]+(?:and\s+an?\s+)?)?{_FRACTION_WORD}"
-    rf"(?:\s+(?:of\s+)?(?:an?\s+)?(?:{_SCALE}|dozen\b))?)"
+    rf"(?i:{_AT_START}(?:(?:{WORDS}|an?)[-\s]+(?:and\s+an?\s+)?)?{_FRACTION_WORD}"
+    rf"(?:\s+(?:of\s+)?(?:an?\s+)?(?:{_SCALE}|dozen{_B}))?)"
 )
 """``half``, ``two thirds``, ``one and a half``, ``half a million``: not checked."""
 
 _DIGITS = r"[0-9]{1,3}(?:[,\u00a0\u202f\u2009][0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+"
 _UNIT = (
-    r"(?:\s?(?P<pct>%|percent\b|per\s?cent\b|pct\b)"
-    r"|\s?(?P<bps>bps|bp|basis\s+points?)\b"
-    r"|[\s-]?(?P<ms>ms|msecs?|milliseconds?)\b"
-    r"|[\s-]?(?P<s>s|secs?|seconds?)\b"
-    r"|[\s-]?(?P<min>mins?|minutes?)\b"
-    r"|[\s-]?(?P<h>h|hrs?|hours?)\b"
-    r"|[\s-]?(?P<d>d|days?)\b"
-    r"|\s?(?P<scale>MM|[KkMB]|(?i:bn|mn|thousand|million|billion))\b"
-    r"|\s?(?P<m>m)\b"
-    r"|\s?(?P<times>[x×])(?![A-Za-z0-9]))?"
-    r"(?P<usd>\s?(?:USD|(?i:dollars?))\b)?"
+    rf"(?:\s?(?P<pct>%|percent{_B}|per\s?cent{_B}|pct{_B})"
+    rf"|\s?(?P<bps>bps|bp|basis\s+points?){_B}"
+    rf"|[\s-]?(?P<ms>ms|msecs?|milliseconds?){_B}"
+    rf"|[\s-]?(?P<s>s|secs?|seconds?){_B}"
+    rf"|[\s-]?(?P<min>mins?|minutes?){_B}"
+    rf"|[\s-]?(?P<h>h|hrs?|hours?){_B}"
+    rf"|[\s-]?(?P<d>d|days?){_B}"
+    rf"|\s?(?P<scale>MM|[KkMB]|(?i:bn|mn|thousand|million|billion)){_B}"
+    rf"|\s?(?P<m>m){_B}"
+    rf"|\s?(?P<times>[x×])(?![A-Za-z0-9]))?"
+    rf"(?P<usd>\s?(?:USD|(?i:dollars?)){_B})?"
 )
 _START = r"(?<![A-Za-z0-9.])"
 _END = r"(?![A-Za-z0-9])(?!\.[0-9])"

@@ -98,6 +98,7 @@ _UTC = r"(?:Z|(?i:UTC|GMT)|\((?i:UTC|GMT)\))"
 _ZONE = rf"(?:\s?(?:(?P<utc>{_UTC})|(?P<other>{_OTHER_ZONES}))(?![A-Za-z0-9]))?"
 _END = r"(?![A-Za-z0-9])(?!:[0-9])(?!\.[0-9])"
 _START = r"(?<![A-Za-z0-9:.])"
+_WORD_START = r"(?<![A-Za-z0-9])"
 """Where a time may begin and end: not inside a word or a longer figure (``_14:05Z_`` is
 Slack's italics; ``14:05Z:`` ends a clause)."""
 _CLOCK = r"(?P<hh>[0-9]{1,2}):(?P<mm>[0-9]{2})(?::(?P<ss>[0-9]{2})(?P<frac>\.[0-9]{1,9})?)?"
@@ -109,7 +110,7 @@ _MONTH_NAMES = (
     "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
 )
 _MONTH = rf"(?P<mon>{_MONTH_NAMES})\.?"
-_DAY = r"(?P<day>[0-9]{1,2})(?:st|nd|rd|th)?(?![0-9:])"
+_DAY = r"(?P<day>[0-9]{1,2})(?:st|nd|rd|th)?(?![0-9])(?!:[0-9])"
 
 _SECONDS = r"(?P<ss>[0-9]{2})(?P<frac>\.[0-9]{1,9})?"
 _HH_MM = r"(?P<hh>[0-9]{2}):(?P<mm>[0-9]{2})"
@@ -126,11 +127,11 @@ FORMS: dict[str, str] = {
     "hour_ampm": rf"{_START}(?P<hh>[0-9]{{1,2}}){_AMPM}{_ZONE}{_END}",
     "military": rf"{_START}(?P<hh>[0-2][0-9])(?P<mm>[0-5][0-9])\s?(?P<utc>Z|(?i:UTC)){_END}",
     "month_date": (
-        rf"\b(?:{_MONTH}\s{_DAY}|{_DAY.replace('day>', 'day2>')}\s{_MONTH.replace('mon>', 'mon2>')})"
+        rf"{_WORD_START}(?:{_MONTH}\s{_DAY}|{_DAY.replace('day>', 'day2>')}\s{_MONTH.replace('mon>', 'mon2>')})"
         r"(?:,?\s(?P<year>[0-9]{4}))?(?![A-Za-z0-9])"
     ),
-    "month_year": rf"\b{_MONTH}\s(?P<year>[0-9]{{4}})\b",
-    "quarter": r"\b(?:Q(?P<q>[1-4])|H(?P<half>[12]))\s?(?P<year>[0-9]{4})\b",
+    "month_year": rf"{_WORD_START}{_MONTH}\s(?P<year>[0-9]{{4}}){_END}",
+    "quarter": rf"{_WORD_START}(?:Q(?P<q>[1-4])|H(?P<half>[12]))\s?(?P<year>[0-9]{{4}}){_END}",
 }
 """Each form of a written time, in the order they are tried at one place (a range before the
 time it starts with)."""
