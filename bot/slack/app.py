@@ -29,6 +29,8 @@ from bot.runtime import Bot
 from bot.slack import commands
 from bot.slack.blocks import APPROVE, REJECT, reason_of
 from bot.slack.heatmap import HeatmapError, upload_heatmap
+from bot.slack.settlement import SETTLEMENT_USAGE
+from bot.slack.settlement import settlement as settlement_trace
 from bot.tabletop.live import LiveDrills
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,8 @@ def build_slack_app(bot: Bot) -> SlackApp | None:
     @app.event("app_mention")
     def mentioned(event: dict[str, Any], client: WebClient) -> None:
         """@lanekeeper in a channel: the commands, in a thread (a reply to a person, not an incident message)."""
-        text = "\n".join([commands.LANE_USAGE, commands.INCIDENT_USAGE, commands.ROLLBACK_USAGE, commands.TABLETOP_USAGE])
+        usages = [commands.LANE_USAGE, commands.INCIDENT_USAGE, commands.ROLLBACK_USAGE, commands.TABLETOP_USAGE]
+        text = "\n".join([*usages, SETTLEMENT_USAGE])
         client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"], text=text)
 
     return SlackApp(app, drills, SignatureVerifier(settings.slack_signing_secret.get_secret_value()))
@@ -174,6 +177,11 @@ def _commands(app: App, production: Bot, drills: LiveDrills) -> None:
     def tabletop(ack: Any, command: dict[str, Any]) -> None:
         words = command.get("text", "").split()
         _answer(ack, commands.tabletop(drills, words, command["channel_id"], command.get("channel_name", ""), command["user_id"]))
+
+    @app.command("/settlement")
+    def settlement(ack: Any, command: dict[str, Any]) -> None:
+        events = target(command["channel_id"]).events
+        _answer(ack, commands.Reply(settlement_trace(events, command.get("text", "").split())))
 
 
 def _buttons(app: App, production: Bot, drills: LiveDrills) -> None:

@@ -145,12 +145,27 @@ class EventStore:
         )
         return self._decode(query)
 
+    def settlement(self, settlement_id: str) -> list[tuple[Event, str]]:
+        """Every stored event of one settlement, with its stored line, in event time (by the
+        settlement index: no scan however many events are stored)."""
+        query = (
+            select(events.c.body)
+            .where(events.c.settlement_id == settlement_id)
+            .order_by(events.c.ts_us, events.c.seq, events.c.event_id)
+        )
+        with reading(self.engine) as conn:
+            bodies = list(conn.scalars(query).all())
+        return list(zip(_parse(bodies), bodies, strict=True))
+
     def _decode(self, query: Select[str]) -> list[Event]:
         with reading(self.engine) as conn:
-            bodies = conn.scalars(query).all()
-        if not bodies:
-            return []
-        decoded, stats = parse_events([("\n".join(bodies) + "\n").encode()])
-        if stats.rejected:  # the store only ever holds what the parser accepted
-            raise ValueError(f"stored event no longer parses: line {stats.rejected[0].line}: {stats.rejected[0].reason}")
-        return decoded
+            return _parse(list(conn.scalars(query).all()))
+
+
+def _parse(bodies: list[str]) -> list[Event]:
+    if not bodies:
+        return []
+    decoded, stats = parse_events([("\n".join(bodies) + "\n").encode()])
+    if stats.rejected:  # the store only ever holds what the parser accepted
+        raise ValueError(f"stored event no longer parses: line {stats.rejected[0].line}: {stats.rejected[0].reason}")
+    return decoded
