@@ -29,6 +29,7 @@ from validators.evidence import Evidence, event_refs
 from validators.facts import FACT_NAMES, FACT_UNITS, Unit
 from validators.ndjson import parse_events
 from validators.rules import SUPPORTING_KINDS, stamp
+from validators.trust import with_trust
 
 
 @dataclass(frozen=True, repr=False)
@@ -63,13 +64,14 @@ def scenes() -> tuple[Scene, ...]:
     example_events, _ = parse_events([(EXAMPLE / "events.ndjson").read_bytes()])
     window = Window(datetime.fromisoformat("2026-03-02T14:00:00+00:00"), datetime.fromisoformat("2026-03-02T14:30:00+00:00"))
     policy = parse_policy((EXAMPLE / "policy.yaml").read_text())
-    found = [Scene("contract-example", example_events, window, ("l2-arb",), policy, compute_facts(example_events, window))]
+    facts = with_trust(compute_facts(example_events, window), policy.trust)
+    found = [Scene("contract-example", example_events, window, ("l2-arb",), policy, facts)]
     default_policy = parse_policy((ROOT / "bot" / "defaults" / "policy.yaml").read_text())
     for scenario in bundled().values():
         events, stats = parse_events(line.encode() for line in simulator_for(scenario).lines())
         assert not stats.rejected
         window = Window(scenario.start, scenario.start + scenario.duration)
-        facts = compute_facts(events, window)
+        facts = with_trust(compute_facts(events, window), default_policy.trust)
         found.append(Scene(scenario.name, events, window, tuple(scenario.lanes), default_policy, facts))
     return tuple(found)
 

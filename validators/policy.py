@@ -26,10 +26,16 @@ class PolicyError(ValueError):
     """A policy that cannot be used; the message is one line naming the key."""
 
 
+THRESHOLD_FACTS = tuple(name for name in FACT_NAMES if name != "trust_score")
+"""Facts a threshold can name: each is met at or above it, so ``trust_score``, which falls
+as a lane degrades, is not one of them."""
+
+
 def _check_fact_names(thresholds: dict[str, float]) -> dict[str, float]:
-    unknown = [name for name in thresholds if name not in FACT_NAMES]
+    unknown = [name for name in thresholds if name not in THRESHOLD_FACTS]
     if unknown:
-        raise ValueError(f"unknown fact {unknown[0]!r} (known facts: {', '.join(FACT_NAMES)})")
+        why = "a score, not a threshold: it falls as a lane degrades" if unknown[0] == "trust_score" else "unknown fact"
+        raise ValueError(f"{why} {unknown[0]!r} (known facts: {', '.join(THRESHOLD_FACTS)})")
     return thresholds
 
 
@@ -49,6 +55,48 @@ class ActionSpec(_Strict):
     approvals: Annotated[int, Field(strict=True, ge=1)] = 1
 
     _facts = field_validator("trigger_any")(_check_fact_names)
+
+
+Weight = Annotated[float, Field(strict=True, ge=0, le=1000)]
+Positive = Annotated[float, Field(strict=True, gt=0)]
+
+
+class TrustWeights(_Strict):
+    """What each part of a lane's trouble may cost, in points (normalised to 100 in all)."""
+
+    feed_divergence: Weight = 20
+    canary_failures: Weight = 20
+    sequence: Weight = 15
+    reorg_depth: Weight = 10
+    finality: Weight = 15
+    failure_rate: Weight = 15
+    silence: Weight = 5
+
+    @model_validator(mode="after")
+    def _some(self) -> TrustWeights:
+        if not any(self.model_dump().values()):
+            raise ValueError("at least one weight must be above 0")
+        return self
+
+
+class TrustFullAt(_Strict):
+    """Where a part costs its whole weight (it costs in proportion below)."""
+
+    feed_divergence_bps: Positive = 100
+    sequence_anomalies: Positive = 10
+    reorg_depth: Positive = 4
+    failure_rate: Positive = 0.1
+
+
+class TrustSpec(_Strict):
+    """The trust score's knobs (formula in docs/policy.md)."""
+
+    finality_slo_s: Positive = 600
+    """p99 finality at or under it costs nothing; at twice it, the whole finality weight."""
+    silence_s: Positive = 300
+    """Silent this long at the window's end costs the whole silence weight."""
+    weights: TrustWeights = TrustWeights()
+    full_at: TrustFullAt = TrustFullAt()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +125,7 @@ class Policy(_Strict):
     approvers: list[str] = []
     links_allowed: list[str] = []
     lane_pattern: str = DEFAULT_LANE_PATTERN
+    trust: TrustSpec = TrustSpec()
 
     _healthy_facts = field_validator("healthy")(_check_fact_names)
 

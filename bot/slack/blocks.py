@@ -14,6 +14,7 @@ from bot.approvals import ActionState, Vote
 from bot.lanes.live import LaneStatus
 from validators.facts import FACT_UNITS, LaneFacts, Unit
 from validators.policy import Policy
+from validators.trust import trust
 
 SECTION_MAX = 3000
 BLOCKS_MAX = 50
@@ -111,7 +112,7 @@ def lane_line(lane: str, facts: LaneFacts, policy: Policy) -> str:
     breaches = policy.unhealthy_because(lane, facts)
     health = "unhealthy" if breaches else "healthy"
     values = " · ".join(f"{name} {show(name, facts.value(name))}" for name in KEY_FACTS)
-    return f"*{escape(lane)}* ({health}): {values}"
+    return f"*{escape(lane)}* ({health}): {values} · *{trust(facts, policy.trust)}*"
 
 
 def lanes_overview(statuses: dict[str, LaneStatus], policy: Policy) -> Message:
@@ -130,7 +131,8 @@ def lane_detail(status: LaneStatus, policy: Policy) -> Message:
     facts = "\n".join(f"{name}: *{show(name, status.facts.value(name))}*" for name in FACT_UNITS)
     health = "healthy" if not breaches else "unhealthy: " + "; ".join(escape(str(b)) for b in breaches)
     span = f"{status.window.start:%H:%M:%S}–{status.window.end:%H:%M:%S} UTC, {status.events_in_window:,} events"
-    blocks = [section(f"*{escape(status.lane)}* · {health} · {severity}"), section(facts), context_block(span)]
+    score = trust(status.facts, policy.trust)
+    blocks = [section(f"*{escape(status.lane)}* · {health} · {severity} · {score}"), section(facts), context_block(span)]
     return Message(f"{escape(status.lane)}: {health}", blocks)
 
 
