@@ -111,7 +111,7 @@ class Bot:
 
     def lane_status(self, lane: str | None = None) -> dict[str, LaneStatus]:
         """Live lane status including every event committed so far, each lane's trust scored."""
-        return {name: replace(s, facts=scored(s.facts, self.policy.trust)) for name, s in self.live.status(lane).items()}
+        return {name: replace(s, facts=scored(s.facts, self.policy.trust, name)) for name, s in self.live.status(lane).items()}
 
     def healthy(self) -> str | None:
         """None when the store answers and live status runs; else why not."""

@@ -15,9 +15,9 @@ from test_summaries import World
 
 from bot.metrics import Metrics
 
-SCORE = "trust 65: canary failures 2/2"
-"""The incident of test_summaries: both canaries failed (20 points), failure rate 25% (past
-full cost at 10%: 15 points); nothing else costs anything."""
+SCORE = "trust 2: failure rate 25.0%"
+"""The incident of test_summaries: a 25% failure rate (past full at 20%) leaves 0.1 of the
+trust, both canaries failing 0.2 of that: 100 x 0.1 x 0.2; the failure rate took most."""
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_lane_status_shows_each_lanes_trust_and_its_main_reason(world: World) ->
     assert SCORE in json.dumps(slack.command("/lane", "status").json()["blocks"], ensure_ascii=False)
     detail = json.dumps(slack.command("/lane", "status l2-arb").json()["blocks"], ensure_ascii=False)
     assert SCORE in detail
-    assert "trust_score: *65*" in detail
+    assert "trust_score: *2*" in detail
     assert "silence_s:" in detail
 
 
@@ -43,7 +43,7 @@ def test_the_facts_card_shows_each_lanes_trust_and_its_main_reason(world: World)
 def test_the_gauge_holds_each_lanes_trust_score(world: World) -> None:
     world.open_incident()
     world.bot.save_snapshot()
-    assert 'lanekeeper_lane_trust_score{lane="l2-arb"} 65.0' in world.client.get("/metrics").text
+    assert 'lanekeeper_lane_trust_score{lane="l2-arb"} 2.0' in world.client.get("/metrics").text
 
 
 def test_the_example_alert_rules_use_metrics_the_bot_exports() -> None:

@@ -57,46 +57,45 @@ class ActionSpec(_Strict):
     _facts = field_validator("trigger_any")(_check_fact_names)
 
 
-Weight = Annotated[float, Field(strict=True, ge=0, le=1000)]
+Weight = Annotated[float, Field(strict=True, ge=0, le=1)]
 Positive = Annotated[float, Field(strict=True, gt=0)]
 
 
 class TrustWeights(_Strict):
-    """What each part of a lane's trouble may cost, in points (normalised to 100 in all)."""
+    """The most each part of a lane's trouble can take from its trust on its own, as a fraction."""
 
-    feed_divergence: Weight = 20
-    canary_failures: Weight = 20
-    sequence: Weight = 15
-    reorg_depth: Weight = 10
-    finality: Weight = 15
-    failure_rate: Weight = 15
-    silence: Weight = 5
-
-    @model_validator(mode="after")
-    def _some(self) -> TrustWeights:
-        if not any(self.model_dump().values()):
-            raise ValueError("at least one weight must be above 0")
-        return self
+    feed_divergence: Weight = 0.8
+    canary_failures: Weight = 0.8
+    sequence: Weight = 0.6
+    reorg_depth: Weight = 0.6
+    finality: Weight = 0.6
+    failure_rate: Weight = 0.9
+    silence: Weight = 0.9
 
 
 class TrustFullAt(_Strict):
-    """Where a part costs its whole weight (it costs in proportion below)."""
+    """Where a part takes its whole weight (it takes in proportion below)."""
 
     feed_divergence_bps: Positive = 100
     sequence_anomalies: Positive = 10
     reorg_depth: Positive = 4
-    failure_rate: Positive = 0.1
+    failure_rate: Positive = 0.2
 
 
 class TrustSpec(_Strict):
     """The trust score's knobs (formula in docs/policy.md)."""
 
     finality_slo_s: Positive = 600
-    """p99 finality at or under it costs nothing; at twice it, the whole finality weight."""
+    """p99 finality at or under it takes nothing; at twice it, the whole finality weight."""
+    finality_slo_s_by_lane: dict[str, Positive] = {}
+    """Lanes whose SLO differs (an L1 finalizes slower than an L2)."""
     silence_s: Positive = 300
-    """Silent this long at the window's end costs the whole silence weight."""
+    """Silent this long at the window's end takes the whole silence weight."""
     weights: TrustWeights = TrustWeights()
     full_at: TrustFullAt = TrustFullAt()
+
+    def slo_of(self, lane: str) -> float:
+        return self.finality_slo_s_by_lane.get(lane, self.finality_slo_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +176,9 @@ class Policy(_Strict):
                 raise ValueError(f"lanes.{lane}.fallback: {spec.fallback!r} is not a lane of this policy")
             if spec.fallback == lane:
                 raise ValueError(f"lanes.{lane}.fallback: a lane cannot be its own fallback")
+        for lane in self.trust.finality_slo_s_by_lane:
+            if lane not in self.lanes:
+                raise ValueError(f"trust.finality_slo_s_by_lane.{lane}: not a lane of this policy")
         return self
 
     @property

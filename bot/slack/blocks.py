@@ -112,7 +112,7 @@ def lane_line(lane: str, facts: LaneFacts, policy: Policy) -> str:
     breaches = policy.unhealthy_because(lane, facts)
     health = "unhealthy" if breaches else "healthy"
     values = " · ".join(f"{name} {show(name, facts.value(name))}" for name in KEY_FACTS)
-    return f"*{escape(lane)}* ({health}): {values} · *{trust(facts, policy.trust)}*"
+    return f"*{escape(lane)}* ({health}): {values} · *{trust(facts, policy.trust, lane)}*"
 
 
 def lanes_overview(statuses: dict[str, LaneStatus], policy: Policy) -> Message:
@@ -131,7 +131,7 @@ def lane_detail(status: LaneStatus, policy: Policy) -> Message:
     facts = "\n".join(f"{name}: *{show(name, status.facts.value(name))}*" for name in FACT_UNITS)
     health = "healthy" if not breaches else "unhealthy: " + "; ".join(escape(str(b)) for b in breaches)
     span = f"{status.window.start:%H:%M:%S}–{status.window.end:%H:%M:%S} UTC, {status.events_in_window:,} events"
-    score = trust(status.facts, policy.trust)
+    score = trust(status.facts, policy.trust, status.lane)
     blocks = [section(f"*{escape(status.lane)}* · {health} · {severity} · {score}"), section(facts), context_block(span)]
     return Message(f"{escape(status.lane)}: {health}", blocks)
 
