@@ -193,6 +193,9 @@ def test_a_figure_keeps_its_value_and_written_precision(text: str, value: float,
         ("one hundred", 100),
         ("twenty minutes", 20),
         ("_twenty_", 20),
+        ("twenty\u2011five", 25),  # a non-breaking hyphen
+        ("twenty\u2010five", 25),
+        ("a twenty second wait", 20),  # "twenty-second" is an ordinal; this is a duration
     ],
 )
 def test_number_words_from_two_up_are_figures(text: str, value: float) -> None:
@@ -216,7 +219,9 @@ def test_one_no_half_and_fractions_are_not_checked(text: str) -> None:
     assert not [t for t in tokenize(text) if isinstance(t, Number)]
 
 
-@pytest.mark.parametrize("text", ["often", "tone", "eightfold", "seventeenth", "nineteens", "hundreds", "dozens"])
+@pytest.mark.parametrize(
+    "text", ["often", "tone", "eightfold", "seventeenth", "nineteens", "hundreds", "dozens", "twenty-first", "thirty\u2011second"]
+)
 def test_words_that_contain_number_words_are_not_numbers(text: str) -> None:
     assert not [t for t in tokenize(text) if isinstance(t, Number)]
 

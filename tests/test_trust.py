@@ -135,5 +135,5 @@ def test_trust_score_is_a_fact_the_validators_ground_and_check(example_events: l
     doc["claims"][0]["value"] = score + 5
     assert check_proposal(doc, example_events, checker).codes == {"fact.mismatch"}
     doc["claims"][0]["value"] = score
-    doc["claims"][0]["text"] = f"l2-arb trust {score + 2}"  # no fact, threshold or length of the example is 77
+    doc["claims"][0]["text"] = f"l2-arb trust {score + 2}"  # two off the score: no fact, threshold or length of the example
     assert check_proposal(doc, example_events, checker).codes == {"number.ungrounded"}

@@ -30,7 +30,10 @@ _B = "(?![A-Za-z0-9])"
 _AT_START = "(?<![A-Za-z0-9])"
 """Word edges that, unlike ``\\b``, let Slack's ``_italics_`` end a word."""
 _TENS, _TEENS, _ONES = ("|".join(words) for words in (_TEN_WORDS, _TEEN_WORDS, _ONE_WORDS))
-_SMALL = rf"(?:(?:{_TENS})(?:[-\s](?:{_ONES}){_B})?|{_TEENS}|{_ONES}){_B}"
+_HYPHEN = "[-\u2010\u2011\\s]"
+"""Between ``forty`` and ``two``: a hyphen (also Unicode's and the no-break one) or a space."""
+_ORDINAL = "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth"
+_SMALL = rf"(?:(?:{_TENS})(?:{_HYPHEN}(?:{_ONES}){_B})?(?![-\u2010\u2011](?:{_ORDINAL}){_B})|{_TEENS}|{_ONES}){_B}"
 _GROUP = rf"(?:(?:{_SMALL}\s+)?hundred{_B}(?:\s+(?:and\s+)?{_SMALL})?|{_SMALL})"
 _SCALE = rf"(?:thousand|million|billion){_B}"
 WORDS = rf"(?i:{_AT_START}(?:(?:{_GROUP}\s+)?{_SCALE}\s+(?:and\s+)?)*(?:(?:{_GROUP}\s+)?(?:{_SCALE}|dozen{_B})|{_GROUP}))"
@@ -38,7 +41,7 @@ WORDS = rf"(?i:{_AT_START}(?:(?:{_GROUP}\s+)?{_SCALE}\s+(?:and\s+)?)*(?:(?:{_GRO
 million``, ``a dozen`` (the ``a`` is not needed: ``dozen`` alone is twelve)."""
 _FRACTION_WORD = rf"(?:half|halves|thirds?|quarters?|fifths?|sixths?|sevenths?|eighths?|ninths?|tenths?){_B}"
 FRACTION = (
-    rf"(?i:{_AT_START}(?:(?:{WORDS}|an?)[-\s]+(?:and\s+an?\s+)?)?{_FRACTION_WORD}"
+    rf"(?i:{_AT_START}(?:(?:{WORDS}|an?){_HYPHEN}+(?:and\s+an?\s+)?)?{_FRACTION_WORD}"
     rf"(?:\s+(?:of\s+)?(?:an?\s+)?(?:{_SCALE}|dozen{_B}))?)"
 )
 """``half``, ``two thirds``, ``one and a half``, ``half a million``: not checked."""
@@ -117,7 +120,7 @@ def words_value(words: str) -> tuple[float, float]:
     """A cardinal in words as (value, scale): ``two million`` is (2, 1e6), precise to
     millions like ``2 million``; ``three hundred`` is (300, 1), exact like ``300``."""
     total, current = 0.0, 0.0
-    parts = [w for w in re.split(r"[-\s]+", words.lower()) if w and w != "and"]
+    parts = [w for w in re.split(f"{_HYPHEN}+", words.lower()) if w and w != "and"]
     for word in parts:
         if word in _VALUES:
             current += _VALUES[word]
