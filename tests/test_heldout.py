@@ -33,7 +33,7 @@ from validators.facts import FACT_NAMES, Unit
 from validators.rules import stamp
 
 PROPERTY = settings(
-    max_examples=150,
+    max_examples=75,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],  # no "explain": it would repr every scene

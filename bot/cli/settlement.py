@@ -19,7 +19,7 @@ from bot.store.events import EventStore
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("settlement", help="one settlement's events in order, with what is missing or inconsistent")
-    parser.add_argument("settlement_id", metavar="ID")
+    parser.add_argument("settlement_id", metavar="ID", help="a settlement_id, as the events carry it")
     parser.add_argument("--json", action="store_true", help="one JSON document")
     parser.add_argument(
         "--export", type=Path, metavar="FILE.ndjson", help="write the stored lines, and FILE.ndjson.sha256 beside them"

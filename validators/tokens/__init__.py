@@ -81,7 +81,7 @@ _TIME_KINDS = {"range": Kind.RANGE, "month_date": Kind.DATE, "month_year": Kind.
 _OTHER = {
     "ref": r"[#§]\s?[0-9]+(?:\.[0-9]+)*(?![A-Za-z0-9])",
     "dotted": r"(?<![A-Za-z0-9.])[0-9]+(?:\.[0-9]+){2,}(?![A-Za-z0-9])",
-    "digit_id": r"[0-9]+[A-Za-z_]\w*(?:[-.]\w+)*",
+    "digit_id": r"(?<![A-Za-z0-9])[0-9]+[A-Za-z_]\w*(?:[-.]\w+)*",
     "word": r"[^\W\d_]\w*(?:[-.]\w+)*",
     "stray": r"\d+",
 }
