@@ -1,7 +1,8 @@
 """Prometheus metrics, one registry per running bot (tests run several side by side).
 
 What an operator alerts on: events and alerts rejected (a sender is broken), incidents
-open, a lane's watermark falling behind (a lane went silent), request latency.
+open, a lane's watermark falling behind (a lane went silent), a lane's trust score falling,
+request latency.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ class Metrics:
         self.incidents_open = Gauge("lanekeeper_incidents_open", "Incidents not resolved", registry=r)
         self.lane_watermark = Gauge(
             "lanekeeper_lane_watermark_timestamp_seconds", "Newest event time seen per lane (unix seconds)", ["lane"], registry=r
+        )
+        self.lane_trust = Gauge(
+            "lanekeeper_lane_trust_score",
+            "Trust score per lane, 0 to 100 (docs/policy.md), over the status window",
+            ["lane"],
+            registry=r,
         )
         self.outbox_depth = Gauge("lanekeeper_outbox_depth", "Slack messages queued, not yet delivered", registry=r)
         self.slack_calls = Counter(

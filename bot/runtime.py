@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -39,6 +40,7 @@ from bot.store.events import EventStore
 from bot.summarize.service import Reporter
 from bot.wiring import load_policy, make_approvers, make_executor, make_poster
 from validators.events import FeedPrice, kind_of
+from validators.trust import scored
 
 log = logging.getLogger(__name__)
 TICK_S = 0.5
@@ -127,8 +129,8 @@ class Bot:
         log.info("live lane status rebuilt from %d events since %s", len(recent), start.isoformat())
 
     def lane_status(self, lane: str | None = None) -> dict[str, LaneStatus]:
-        """Live lane status including every event committed so far."""
-        return self.live.status(lane)
+        """Live lane status including every event committed so far, each lane's trust scored."""
+        return {name: replace(s, facts=scored(s.facts, self.policy.trust, name)) for name, s in self.live.status(lane).items()}
 
     def health(self) -> Health:
         """Each part that can die on its own, and why it did (``bot.health``)."""
@@ -180,6 +182,7 @@ class Bot:
         snapshot.save(self.engine, statuses.values(), now)
         for lane, status in statuses.items():
             self.metrics.lane_watermark.labels(lane).set(status.watermark.timestamp())
+            self.metrics.lane_trust.labels(lane).set(status.facts.trust_score or 0)
         self._last_snapshot = now
 
     async def _commit_nats(self, payloads: list[bytes]) -> BatchOutcome:

@@ -1,10 +1,11 @@
-"""Mentions, credentials and links: found for validation, redacted for prompts."""
+"""Mentions, credentials and links: found for validation, credentials redacted for prompts."""
 
 from __future__ import annotations
 
 import pytest
 
-from validators.content import find_links, find_mentions, find_secrets, link_host, redact
+from validators.content import find_mentions, find_secrets, redact
+from validators.tokens import Link, tokenize
 
 
 @pytest.mark.parametrize(
@@ -68,4 +69,4 @@ def test_ordinary_words_are_not_credentials() -> None:
 )
 def test_links_to_hosts_not_allowed_are_found(text: str, hosts: list[str]) -> None:
     allowed = {"grafana.example.com", "runbooks.example.com"}
-    assert [h for s in find_links(text) if (h := link_host(s.text)) not in allowed] == hosts
+    assert [t.host for t in tokenize(text) if isinstance(t, Link) and t.host not in allowed] == hosts

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,8 +17,10 @@ from sqlalchemy import select
 
 from bot.store.engine import make_engine
 from bot.store.tables import events as events_table
+from bot.wiring import load_policy
 from validators.facts import COUNT_FACTS, TOLERANCE, Window, compute_facts
 from validators.ndjson import parse_events
+from validators.trust import scored
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from gen_stream import generate
@@ -83,12 +86,14 @@ def test_kill_9_mid_ingest_then_resend_stores_every_event_exactly_once(database_
         server.stop()
 
     # The lane status after the restart was rebuilt from the store plus the re-send's new
-    # events: it must equal the facts computed from scratch over each lane's window.
+    # events: it must equal the facts computed from scratch over each lane's window (its
+    # silence measured to the freshest lane, its trust by the default policy).
+    freshest = max(e.ts for e in sent)
     for lane, row in lanes.items():
         watermark = max(e.ts for e in sent if e.lane == lane)
-        expected = compute_facts(sent, Window(watermark - timedelta(minutes=30), watermark + timedelta(microseconds=1))).lane(
-            lane
-        )
+        own = compute_facts(sent, Window(watermark - timedelta(minutes=30), watermark + timedelta(microseconds=1))).lane(lane)
+        silence = (freshest + timedelta(microseconds=1) - watermark).total_seconds()
+        expected = scored(replace(own, silence_s=silence), load_policy(None).trust, lane)
         for fact, value in expected.as_dict().items():
             got = row["facts"][fact]
             if fact in COUNT_FACTS or value is None:

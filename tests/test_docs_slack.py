@@ -13,7 +13,7 @@ from bot.chatops.commands import SUGGESTING
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = (ROOT / "docs" / "slack.md").read_text()
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
-ANSWERED = {"/lane", "/incident", "/tabletop", *SUGGESTING}
+ANSWERED = {"/lane", "/incident", "/tabletop", "/settlement", *SUGGESTING}
 """The commands bot/slack/app.py registers."""
 
 

@@ -183,7 +183,7 @@ def test_one_pass_over_many_windows_equals_one_pass_each(seed: int) -> None:
 
 def test_every_fact_has_a_value_accessor() -> None:
     f = LaneFacts()
-    assert [f.value(name) for name in FACT_NAMES].count(None) == 4
+    assert [f.value(name) for name in FACT_NAMES].count(None) == 6  # finality x3, divergence, silence, trust
     with pytest.raises(KeyError):
         f.value("nonsense")
 
@@ -193,3 +193,15 @@ def test_a_window_must_be_aware_and_non_empty() -> None:
         Window(T0, T0)
     with pytest.raises(ValueError, match="timezone"):
         Window(T0.replace(tzinfo=None), T0.replace(tzinfo=None) + timedelta(1))
+
+
+def test_silence_is_the_time_from_the_lanes_newest_event_to_the_windows_end(stream: Stream) -> None:
+    stream.add("queue.depth", 60)
+    stream.add("queue.depth", 1500)
+    stream.add("queue.depth", 1700, lane="l1-eth")
+    stream.add("settlement.submitted", -600, lane="l2-op", settlement_id="stl-quiet")  # pending, quiet all window
+    facts = compute_facts(stream.events(), WINDOW)
+    assert facts.lane("l2-arb").silence_s == 300.0
+    assert facts.lane("l1-eth").silence_s == 100.0
+    assert facts.lane("l2-op").silence_s == 2400.0
+    assert facts.lane("l9-none").silence_s is None

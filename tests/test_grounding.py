@@ -8,7 +8,13 @@ import pytest
 from helpers import T0, WINDOW
 
 from validators.facts import Unit, Window
-from validators.grounding import Quantity, find_numbers, find_times, ungrounded_numbers
+from validators.grounding import Quantity, grounded, within
+from validators.tokens import Number, Time, tokenize
+
+
+def ungrounded_numbers(text: str, known: list[Quantity]) -> list[Number]:
+    return [t for t in tokenize(text) if isinstance(t, Number) and (t.figure is None or not grounded(t.figure, known))]
+
 
 KNOWN = [
     Quantity(0.0351, Unit.RATIO, "failure_rate"),
@@ -90,13 +96,8 @@ def test_a_number_that_matches_nothing_at_its_precision_is_ungrounded(text: str,
     assert bad in [m.text for m in ungrounded_numbers(text, KNOWN)], text
 
 
-def test_numbers_keep_their_written_precision() -> None:
-    (mention,) = find_numbers("about 23.40% of them")
-    assert (mention.value, mention.decimals, mention.text) == (23.4, 2, "23.40%")
-
-
 def _times(text: str, window: Window = WINDOW) -> list[tuple[str, bool]]:
-    return [(t.text.strip(), bool(t.spans) and t.within(window)) for t in find_times(text, window)]
+    return [(t.text, t.problem is None and within(t, window)) for t in tokenize(text) if isinstance(t, Time)]
 
 
 def test_times_are_read_in_every_usual_form() -> None:
@@ -133,3 +134,69 @@ def test_a_time_of_day_may_fall_on_any_day_of_the_window() -> None:
         ("00:10 UTC", True),
         ("12:00", False),
     ]
+
+
+# -- contract v1.1 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity"),
+    [
+        ("p50 finality 36", Quantity(35.68, Unit.SECONDS, "finality_p50_s")),
+        ("divergence 5", Quantity(5.48, Unit.BPS, "feed_divergence_bps_max")),
+        ("divergence 5.5", Quantity(5.48, Unit.BPS, "feed_divergence_bps_max")),
+        ("failed notional (USD): 535,740.29", Quantity(535_740.29, Unit.USD, "failed_notional_usd")),
+        ("failed notional 536K", Quantity(535_740.29, Unit.USD, "failed_notional_usd")),
+        ("a fraction of 0.23", Quantity(0.2336, Unit.RATIO, "failure_rate")),
+        ("25 failed", Quantity(25, Unit.COUNT, "failed")),
+    ],
+)
+def test_a_number_without_a_unit_matches_a_fact_in_the_facts_own_unit(text: str, quantity: Quantity) -> None:
+    assert ungrounded_numbers(text, [quantity]) == [], text
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity"),
+    [
+        ("failure rate 23", Quantity(0.2336, Unit.RATIO, "failure_rate")),  # 23 is the percent, not the fraction
+        ("p50 finality 37", Quantity(35.68, Unit.SECONDS, "finality_p50_s")),
+        ("p50 finality 35.7 min", Quantity(35.68, Unit.SECONDS, "finality_p50_s")),
+        ("failed notional 536", Quantity(535_740.29, Unit.USD, "failed_notional_usd")),
+        ("divergence 6", Quantity(5.48, Unit.BPS, "feed_divergence_bps_max")),
+    ],
+)
+def test_a_number_without_a_unit_still_matches_only_at_its_precision_in_the_facts_unit(text: str, quantity: Quantity) -> None:
+    assert ungrounded_numbers(text, [quantity]), text
+
+
+@pytest.mark.parametrize(
+    ("text", "grounded_"),
+    [
+        ("Fourteen of the canary trades failed", True),
+        ("Nineteen of the canary trades failed", False),
+        ("twenty-five settlements failed", True),
+        ("twenty-six settlements failed", False),
+        ("a dozen failed", False),
+        ("about half a million dollars", True),  # a fraction: not checked
+        ("one canary failed", True),  # one: not checked
+        ("about two million dollars pending", False),
+        ("about half a dozen failed", True),
+        ("thirty minutes of failures", True),  # the window's length
+        ("forty minutes of failures", False),
+    ],
+)
+def test_number_words_are_grounded_like_their_digits(text: str, grounded_: bool) -> None:
+    known = [Quantity(14, Unit.COUNT, "canary_failures"), Quantity(25, Unit.COUNT, "failed"), Quantity(1800, Unit.SECONDS, "w")]
+    known.append(Quantity(535_740.29, Unit.USD, "failed_notional_usd"))
+    assert (ungrounded_numbers(text, known) == []) is grounded_, text
+
+
+def test_a_large_figure_is_held_to_its_written_precision_not_to_float_noise() -> None:
+    pending = Quantity(54_070_692.13, Unit.USD, "pending_notional_usd")
+    assert ungrounded_numbers("$54,070,692.1 pending", [pending]) == []
+    assert [t.text for t in ungrounded_numbers("$54,070,692.2 pending", [pending])] == ["$54,070,692.2"]
+
+
+@pytest.mark.parametrize(("text", "date"), [("since Mar 1: 25 failed", "Mar 1"), ("on 1 March: 25 failed", "1 March")])
+def test_a_date_followed_by_a_colon_is_still_a_date(text: str, date: str) -> None:
+    assert [t.text for t in tokenize(text) if isinstance(t, Time)] == [date]

@@ -16,6 +16,7 @@ from bot.lanes import snapshot
 from bot.runtime import Bot
 from bot.store.tables import events as events_table
 from validators.facts import Window, compute_facts
+from validators.trust import scored
 
 
 def stored(bot: Bot) -> int:
@@ -95,13 +96,13 @@ def test_a_body_over_the_limit_is_refused_with_413(database_url: str) -> None:
         bot.close()
 
 
-def test_lane_status_matches_the_facts_of_the_events(client: TestClient) -> None:
+def test_lane_status_matches_the_facts_of_the_events(client: TestClient, bot: Bot) -> None:
     stream = incident_stream()
     client.post("/events", content=stream.ndjson())
     lane = client.get("/lanes/l2-arb").json()
     watermark = T0 + timedelta(seconds=50)
     expected = compute_facts(stream.events(), Window(watermark - timedelta(minutes=30), watermark + timedelta(microseconds=1)))
-    assert lane["facts"] == expected.lane("l2-arb").as_dict()
+    assert lane["facts"] == scored(expected.lane("l2-arb"), bot.policy.trust, "l2-arb").as_dict()
     assert lane["watermark"] == "2026-03-02T14:00:50Z"
     assert lane["healthy"] is False
     assert any("failure_rate" in reason for reason in lane["unhealthy_because"])

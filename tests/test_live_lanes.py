@@ -23,10 +23,18 @@ from gen_stream import Generator
 WALL = datetime(2026, 11, 25, tzinfo=UTC)
 
 
+def watermark_of(events: list[Event], lane: str, now: datetime = WALL) -> datetime:
+    return min(max(e.ts for e in events if e.lane == lane), now)
+
+
 def expected(events: list[Event], lane: str, window: timedelta, now: datetime = WALL) -> tuple[datetime, dict[str, object]]:
-    watermark = min(max(e.ts for e in events if e.lane == lane), now)
+    """The lane's facts over its own window, but silence to the freshest lane's watermark
+    (live status measures a lane's silence against the others)."""
+    watermark = watermark_of(events, lane, now)
+    freshest = max(watermark_of(events, other, now) for other in {e.lane for e in events})
     facts = compute_facts(events, Window(watermark - window, watermark + timedelta(microseconds=1))).lane(lane)
-    return watermark, facts.as_dict()
+    silence = (freshest + timedelta(microseconds=1) - watermark).total_seconds()
+    return watermark, {**facts.as_dict(), "silence_s": silence}
 
 
 def assert_matches(live: LiveLanes, events: list[Event], window: timedelta, now: datetime = WALL) -> None:

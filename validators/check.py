@@ -15,6 +15,7 @@ from validators.proposal import view_of, window_of
 from validators.rules import Context, check_action, check_claim, check_incident_lanes, check_severity, check_status
 from validators.schema import SchemaChecker
 from validators.text_rules import check_texts
+from validators.trust import with_trust
 
 
 class Checker:
@@ -30,6 +31,8 @@ class Checker:
         view = view_of(doc)
         if facts is not None and view.window != facts.window:
             raise ValueError("facts were computed for another window than the proposal's")
+        if facts is not None:
+            facts = with_trust(facts, self.policy.trust)
         ctx = Context(self.policy, facts, evidence) if facts is not None else None
         found: list[Violation] = self._schema.check(doc)
         found += check_incident_lanes(view, self.policy)

@@ -12,7 +12,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 
 from validators.events import (
@@ -58,6 +58,8 @@ FACT_UNITS: dict[str, Unit] = {
     "reorgs": Unit.COUNT,
     "reorg_max_depth": Unit.COUNT,
     "queue_depth_max": Unit.COUNT,
+    "silence_s": Unit.SECONDS,
+    "trust_score": Unit.COUNT,
 }
 FACT_NAMES: tuple[str, ...] = tuple(FACT_UNITS)
 COUNT_FACTS: frozenset[str] = frozenset(n for n, u in FACT_UNITS.items() if u is Unit.COUNT)
@@ -107,6 +109,12 @@ class LaneFacts:
     reorgs: int = 0
     reorg_max_depth: int = 0
     queue_depth_max: int = 0
+    silence_s: float | None = None
+    """Seconds from the lane's newest event before the window's end to that end (an
+    addition to contract §2); absent when the lane has no event before the end."""
+    trust_score: int | None = None
+    """0 to 100 from the facts above and the policy (``validators.trust``, an addition to
+    contract §2); absent until scored."""
 
     def value(self, fact: str) -> float | None:
         if fact not in FACT_UNITS:
@@ -153,9 +161,13 @@ class _Settlement:
     terminal_ts: datetime | None = None
 
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
 @dataclass(slots=True)
 class _LaneAcc:
     events: int = 0
+    newest: datetime = _NEVER
     seqs: SeqRanges = field(default_factory=SeqRanges)
     submitted: int = 0
     finalized: int = 0
@@ -174,7 +186,7 @@ class _WindowAcc:
     """Per-lane counters for one window. ``add`` is the hot loop: locals bound, the most
     common kinds tested first."""
 
-    __slots__ = ("end", "lanes", "last_trouble", "start", "window")
+    __slots__ = ("before", "end", "lanes", "last_trouble", "start", "window")
 
     def __init__(self, window: Window) -> None:
         self.window = window
@@ -182,9 +194,11 @@ class _WindowAcc:
         self.end = window.end
         self.lanes: dict[str, _LaneAcc] = {}
         self.last_trouble: dict[str, datetime] = {}
+        self.before: dict[str, datetime] = {}
+        """Per lane, the newest event before the window (silence of a lane quiet all through it)."""
 
     def add(self, events: Sequence[Event]) -> None:
-        start, end, lanes, trouble = self.start, self.end, self.lanes, self.last_trouble
+        start, end, lanes, trouble, before = self.start, self.end, self.lanes, self.last_trouble, self.before
         for ev in events:
             ts = ev.ts
             if ts >= end:
@@ -195,11 +209,15 @@ class _WindowAcc:
                 if newest is None or ts > newest:
                     trouble[ev.lane] = ts
             if ts < start:
+                if ts > before.get(ev.lane, _NEVER):
+                    before[ev.lane] = ts
                 continue
             acc = lanes.get(ev.lane)
             if acc is None:
                 acc = lanes[ev.lane] = _LaneAcc()
             acc.events += 1
+            if ts > acc.newest:  # noqa: PLR1730 (not max(): a call per event is the hot loop's cost)
+                acc.newest = ts
             seq, his = ev.seq, acc.seqs.his
             if his and seq == his[-1] + 1:  # the common case, inlined: the next id in order
                 his[-1] = seq
@@ -292,7 +310,9 @@ class FactsBuilder:
         lanes = {}
         for lane in sorted(set(acc.lanes) | set(pending)):
             lane_acc = acc.lanes.get(lane, _LaneAcc())
-            lanes[lane] = self._lane_facts(lane_acc, pending.get(lane, []), references)
+            newest = max(lane_acc.newest, acc.before.get(lane, _NEVER))
+            silence = (end - newest).total_seconds() if newest > _NEVER else None
+            lanes[lane] = self._lane_facts(lane_acc, pending.get(lane, []), references, silence)
         events = sum(a.events for a in acc.lanes.values())
         return WindowFacts(acc.window, lanes, events, dict(acc.last_trouble), frozenset(pending_ids))
 
@@ -301,6 +321,7 @@ class FactsBuilder:
         acc: _LaneAcc,
         pending_notionals: list[float],
         references: dict[str, list[tuple[datetime, int, float]]],
+        silence_s: float | None,
     ) -> LaneFacts:
         settlements = self._settlements
         durations = sorted(
@@ -331,6 +352,7 @@ class FactsBuilder:
             reorgs=acc.reorgs,
             reorg_max_depth=acc.reorg_max_depth,
             queue_depth_max=acc.queue_depth_max,
+            silence_s=silence_s,
         )
 
 

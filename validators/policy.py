@@ -27,10 +27,16 @@ class PolicyError(ValueError):
     """A policy that cannot be used; the message is one line naming the key."""
 
 
+THRESHOLD_FACTS = tuple(name for name in FACT_NAMES if name != "trust_score")
+"""Facts a threshold can name: each is met at or above it, so ``trust_score``, which falls
+as a lane degrades, is not one of them."""
+
+
 def _check_fact_names(thresholds: dict[str, float]) -> dict[str, float]:
-    unknown = [name for name in thresholds if name not in FACT_NAMES]
+    unknown = [name for name in thresholds if name not in THRESHOLD_FACTS]
     if unknown:
-        raise ValueError(f"unknown fact {unknown[0]!r} (known facts: {', '.join(FACT_NAMES)})")
+        why = "a score, not a threshold: it falls as a lane degrades" if unknown[0] == "trust_score" else "unknown fact"
+        raise ValueError(f"{why} {unknown[0]!r} (known facts: {', '.join(THRESHOLD_FACTS)})")
     return thresholds
 
 
@@ -57,6 +63,47 @@ class Runbooks(_Strict):
 
     lanes: dict[str, str] = {}
     actions: dict[str, str] = {}
+
+
+Weight = Annotated[float, Field(strict=True, ge=0, le=1)]
+Positive = Annotated[float, Field(strict=True, gt=0)]
+
+
+class TrustWeights(_Strict):
+    """The most each part of a lane's trouble can take from its trust on its own, as a fraction."""
+
+    feed_divergence: Weight = 0.8
+    canary_failures: Weight = 0.8
+    sequence: Weight = 0.6
+    reorg_depth: Weight = 0.6
+    finality: Weight = 0.6
+    failure_rate: Weight = 0.9
+    silence: Weight = 0.9
+
+
+class TrustFullAt(_Strict):
+    """Where a part takes its whole weight (it takes in proportion below)."""
+
+    feed_divergence_bps: Positive = 100
+    sequence_anomalies: Positive = 10
+    reorg_depth: Positive = 4
+    failure_rate: Positive = 0.2
+
+
+class TrustSpec(_Strict):
+    """The trust score's knobs (formula in docs/policy.md)."""
+
+    finality_slo_s: Positive = 600
+    """p99 finality at or under it takes nothing; at twice it, the whole finality weight."""
+    finality_slo_s_by_lane: dict[str, Positive] = {}
+    """Lanes whose SLO differs (an L1 finalizes slower than an L2)."""
+    silence_s: Positive = 300
+    """Silent this long at the window's end takes the whole silence weight."""
+    weights: TrustWeights = TrustWeights()
+    full_at: TrustFullAt = TrustFullAt()
+
+    def slo_of(self, lane: str) -> float:
+        return self.finality_slo_s_by_lane.get(lane, self.finality_slo_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +135,7 @@ class Policy(_Strict):
     links_allowed: list[str] = []
     lane_pattern: str = DEFAULT_LANE_PATTERN
     runbooks: Runbooks = Runbooks()
+    trust: TrustSpec = TrustSpec()
 
     _healthy_facts = field_validator("healthy")(_check_fact_names)
 
@@ -152,6 +200,9 @@ class Policy(_Strict):
                 raise ValueError(f"lanes.{lane}.fallback: {spec.fallback!r} is not a lane of this policy")
             if spec.fallback == lane:
                 raise ValueError(f"lanes.{lane}.fallback: a lane cannot be its own fallback")
+        for lane in self.trust.finality_slo_s_by_lane:
+            if lane not in self.lanes:
+                raise ValueError(f"trust.finality_slo_s_by_lane.{lane}: not a lane of this policy")
         return self
 
     @model_validator(mode="after")

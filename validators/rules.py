@@ -35,6 +35,8 @@ SUPPORTING_KINDS: dict[str, frozenset[str]] = {
     "reorgs": frozenset({"lane.reorg"}),
     "reorg_max_depth": frozenset({"lane.reorg"}),
     "queue_depth_max": frozenset({"queue.depth"}),
+    "silence_s": _ANY_KIND,
+    "trust_score": _ANY_KIND,
 }
 """Which event kinds can show each fact (empty: any kind, every event carries a seq)."""
 _PENDING_FACTS = frozenset({"pending", "pending_notional_usd"})

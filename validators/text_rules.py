@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from validators.content import find_links, find_mentions, find_secrets, link_host
 from validators.facts import FACT_NAMES, FACT_UNITS, Unit
 from validators.findings import Code, Violation, pointer
-from validators.grounding import Quantity, find_numbers, find_times, mask
+from validators.grounding import Quantity, grounded, within
 from validators.policy import Policy
 from validators.proposal import ProposalView
 from validators.rules import Context, describe_window
+from validators.tokens import Kind, Labelled, Link, Number, Time, Token, tokenize
 
 
 def quantities(view: ProposalView, ctx: Context) -> list[Quantity]:
@@ -49,62 +49,59 @@ def check_texts(view: ProposalView, ctx: Context | None, policy: Policy) -> Iter
     lane_re = _lane_token_re(policy)
     for where, text in view.texts():
         path = pointer(*where)
-        # credentials and links are read first, on the raw text; what is inside a link
-        # (a path with @user, a query with a time or a lane) is the link's, not prose
-        taken: list[tuple[int, int]] = []
-        for span in find_secrets(text):
-            taken.append((span.start, span.end))
+        for token in tokenize(text, lane_re):
+            yield from _check_token(token, path, view=view, ctx=ctx, policy=policy, known=known)
+
+
+def _check_token(
+    token: Token, path: str, *, view: ProposalView, ctx: Context | None, policy: Policy, known: list[Quantity]
+) -> Iterator[Violation]:
+    if isinstance(token, Labelled) and token.kind is Kind.SECRET:
+        yield Violation(
+            Code.CONTENT_SECRET, path, f"a {token.label} ({token.text[:4]}…) is in the text: credentials are never posted"
+        )
+    elif isinstance(token, Labelled):
+        yield Violation(
+            Code.CONTENT_MENTION,
+            path,
+            f"{token.text!r} is a {token.label}: a summary may not notify people",
+            {"match": token.text},
+        )
+    elif isinstance(token, Link):
+        if token.host not in policy.links_allowed:
+            allowed = ", ".join(policy.links_allowed) or "none"
             yield Violation(
-                Code.CONTENT_SECRET, path, f"a {span.label} ({span.text[:4]}…) is in the text: credentials are never posted"
-            )
-        for span in find_links(text):
-            taken.append((span.start, span.end))
-            host = link_host(span.text)
-            if host not in policy.links_allowed:
-                allowed = ", ".join(policy.links_allowed) or "none"
-                yield Violation(
-                    Code.CONTENT_LINK,
-                    path,
-                    f"link to {host or span.text!r} is not allowed (links_allowed: {allowed})",
-                    {"host": host},
-                )
-        prose = mask(text, taken)
-        for span in find_mentions(prose):
-            taken.append((span.start, span.end))
-            yield Violation(
-                Code.CONTENT_MENTION,
+                Code.CONTENT_LINK,
                 path,
-                f"{span.text!r} is a {span.label}: a summary may not notify people",
-                {"match": span.text},
+                f"link to {token.host or token.target!r} is not allowed (links_allowed: {allowed})",
+                {"host": token.host},
             )
-        for m in lane_re.finditer(prose):
-            taken.append((m.start(), m.end()))
-            if m.group() not in policy.lanes:
-                yield Violation(
-                    Code.LANE_UNKNOWN,
-                    path,
-                    f"{m.group()!r} reads as a lane, but the policy has no such lane",
-                    {"lane": m.group()},
-                )
-        if ctx is None:
-            continue
-        for time in find_times(mask(text, taken), ctx.window):
-            taken.append((time.start, time.end))
-            if time.problem is not None:
-                yield Violation(Code.TIME_OUTSIDE_WINDOW, path, f"{time.text!r} {time.problem}", {"time": time.text})
-            elif not time.within(ctx.window):
-                yield Violation(
-                    Code.TIME_OUTSIDE_WINDOW,
-                    path,
-                    f"{time.text!r} is outside the window {describe_window(ctx.window)}",
-                    {"time": time.text},
-                )
-        for number in find_numbers(mask(text, taken)):
-            if not any(number.matches(q) for q in known):
-                yield Violation(
-                    Code.NUMBER_UNGROUNDED,
-                    path,
-                    f"{number.text!r} matches no fact of {', '.join(view.lanes) or 'the incident lanes'}, "
-                    "no policy threshold and not the window's length, at the precision written",
-                    {"number": number.text},
-                )
+    elif token.kind is Kind.LANE:
+        if token.text not in policy.lanes:
+            yield Violation(
+                Code.LANE_UNKNOWN,
+                path,
+                f"{token.text!r} reads as a lane, but the policy has no such lane",
+                {"lane": token.text},
+            )
+    elif ctx is None:
+        return
+    elif isinstance(token, Time):
+        if token.problem is not None:
+            yield Violation(Code.TIME_OUTSIDE_WINDOW, path, f"{token.text!r} {token.problem}", {"time": token.text})
+        elif not within(token, ctx.window):
+            yield Violation(
+                Code.TIME_OUTSIDE_WINDOW,
+                path,
+                f"{token.text!r} is outside the window {describe_window(ctx.window)}",
+                {"time": token.text},
+            )
+    elif isinstance(token, Number) and (token.figure is None or not grounded(token.figure, known)):
+        unread = " (a figure in digits other than 0-9: write it in ASCII digits)" if token.figure is None else ""
+        yield Violation(
+            Code.NUMBER_UNGROUNDED,
+            path,
+            f"{token.text!r} matches no fact of {', '.join(view.lanes) or 'the incident lanes'}, "
+            f"no policy threshold and not the window's length, at the precision written{unread}",
+            {"number": token.text},
+        )

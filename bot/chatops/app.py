@@ -28,6 +28,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.chatops import commands, interactions
 from bot.chatops.heatmap import HeatmapError, draw
+from bot.chatops.settlement import SETTLEMENT_USAGE
+from bot.chatops.settlement import settlement as settlement_trace
 from bot.runtime import Bot
 from bot.slack.blocks import APPROVE, REJECT
 from bot.slack.cards import ACK, ESCALATE, RESOLVE
@@ -119,7 +121,8 @@ def build_slack_app(bot: Bot) -> SlackApp | None:
     @app.event("app_mention")
     def mentioned(event: dict[str, Any], client: WebClient) -> None:
         """@lanekeeper in a channel: the commands, in a thread (a reply to a person, not an incident message)."""
-        text = "\n".join([commands.LANE_USAGE, commands.INCIDENT_USAGE, commands.SUGGEST_USAGE, commands.TABLETOP_USAGE])
+        usages = [commands.LANE_USAGE, commands.INCIDENT_USAGE, commands.SUGGEST_USAGE, commands.TABLETOP_USAGE]
+        text = "\n".join([*usages, SETTLEMENT_USAGE])
         client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"], text=text)
 
     return SlackApp(app, drills, SignatureVerifier(settings.slack_signing_secret.get_secret_value()))
@@ -188,6 +191,11 @@ def _commands(app: App, production: Bot, drills: LiveDrills) -> None:
     def tabletop(ack: Any, command: dict[str, Any]) -> None:
         words = command.get("text", "").split()
         _answer(ack, commands.tabletop(drills, words, command["channel_id"], command.get("channel_name", ""), command["user_id"]))
+
+    @app.command("/settlement")
+    def settlement(ack: Any, command: dict[str, Any]) -> None:
+        events = target(command["channel_id"]).events
+        _answer(ack, commands.Reply(settlement_trace(events, command.get("text", "").split())))
 
 
 def _buttons(app: App, production: Bot, drills: LiveDrills) -> None:

@@ -35,7 +35,7 @@ def lane_detail(status: LaneStatus, policy: Policy, now: datetime) -> Message:
     head = lane_text(shown, [], policy, now, now).split("\n", 1)[0]
     counted = plural(status.events_in_window, "event")
     figures_over = f"Figures over {span(status.window.start, status.window.end, now)} · {counted}"
-    blocks = [section(head), section(f"*{severity}*: {why}"), section(rows), context_block(figures_over)]
+    blocks = [section(head), section(f"*{severity}*: {why} · *{shown.trust}*"), section(rows), context_block(figures_over)]
     return Message(f"{escape(status.lane)}: {severity}", blocks)
 
 

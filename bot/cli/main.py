@@ -16,6 +16,7 @@ COMMANDS = {
     "tabletop": "bot.cli.tabletop",
     "simulate": "bot.cli.tabletop",
     "replay": "bot.cli.replay",
+    "settlement": "bot.cli.settlement",
 }
 """Each command's module; only the one a command line names is imported, so that
 ``lanekeeper validate`` in a CI job does not pay for the server's stack."""

@@ -19,6 +19,7 @@ from bot.incidents.timeline import record
 from bot.store.tables import incidents
 from validators.facts import LaneFacts, Window
 from validators.policy import Breach, Policy
+from validators.trust import trust
 
 
 class _Data(BaseModel):
@@ -45,6 +46,8 @@ class LaneFigures(_Data):
     """The lane's newest event time seen (None: no event ever)."""
     breaches: tuple[Threshold, ...] = ()
     """Why the lane is not within the policy's health thresholds (empty: it is)."""
+    trust: str | None = None
+    """Its trust score with the main reason (``trust 62: feed divergence 48 bps``)."""
 
 
 class Figures(_Data):
@@ -96,7 +99,8 @@ class CardData(_Data):
 
 def lane_figures(lane: str, facts: LaneFacts, newest: datetime | None, policy: Policy) -> LaneFigures:
     breaches = tuple(Threshold.of(b) for b in policy.unhealthy_because(lane, facts))
-    return LaneFigures(lane=lane, facts=facts.as_dict(), newest=newest, breaches=breaches)
+    score = str(trust(facts, policy.trust, lane))
+    return LaneFigures(lane=lane, facts=facts.as_dict(), newest=newest, breaches=breaches, trust=score)
 
 
 def figures(

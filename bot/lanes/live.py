@@ -130,8 +130,12 @@ class LiveLanes:
         for name in names:
             self._advance(self._lanes[name])
         self._flush()
+        # silence is measured to the freshest lane's watermark: event time, so a replay of
+        # March reads as March did, and a lane that stopped shows it against the others
+        now = max((w.watermark for w in self._lanes.values() if w.watermark is not None), default=None)
         for name in names:
-            out[name] = self._lanes[name].status(self.window)
+            assert now is not None  # a lane named has a watermark
+            out[name] = self._lanes[name].status(self.window, now)
         return out
 
     # --- the window moving -------------------------------------------------------------

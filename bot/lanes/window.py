@@ -118,7 +118,8 @@ class LaneWindow:
             heapq.heappop(high)
         return low[0], -high[0]
 
-    def status(self, window: timedelta) -> LaneStatus:
+    def status(self, window: timedelta, now: datetime) -> LaneStatus:
+        """``now``: the newest watermark of any lane, the end silence is measured to."""
         assert self.watermark is not None
         bounds = self._seq_bounds()
         distinct = len(self._seqs)
@@ -143,6 +144,7 @@ class LaneWindow:
             reorgs=self.reorgs,
             reorg_max_depth=self._reorg_depths[-1] if self._reorg_depths else 0,
             queue_depth_max=self._queue_depths[-1] if self._queue_depths else 0,
+            silence_s=(now + _US - self.watermark).total_seconds(),  # to the end of a window ending at ``now``
         )
         span = Window(self.watermark - window, self.watermark + _US)
         return LaneStatus(self.name, self.watermark, span, facts, self.events)

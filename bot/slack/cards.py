@@ -184,7 +184,7 @@ def lane_text(lane: LaneFigures, firing: list[Firing], policy: Policy, reference
     if silent_s > policy.silent_after_s:
         limit = duration(policy.silent_after_s)
         return f"{name} no data since {when(lane.newest, now)} (silent {duration(silent_s)}; a lane is silent after {limit})"
-    figures = " · ".join(figure(fact, lane.facts) for fact in KEY_FACTS)
+    figures = " · ".join([figure(fact, lane.facts) for fact in KEY_FACTS] + ([f"*{lane.trust}*"] if lane.trust else []))
     if lane.breaches:
         state = "over the policy's health thresholds: " + "; ".join(
             threshold(b.fact, b.value, b.threshold) for b in lane.breaches[:3]

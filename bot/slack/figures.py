@@ -27,6 +27,8 @@ LABELS: dict[str, str] = {
     "reorgs": "Reorgs",
     "reorg_max_depth": "Reorg depth",
     "queue_depth_max": "Queue depth",
+    "silence_s": "Silent for",
+    "trust_score": "Trust score",
 }
 KEY_FACTS = ("failure_rate", "failed", "pending", "finality_p99_s", "seq_gaps", "canary_failures", "feed_divergence_bps_max")
 """The figures a lane's line shows, in the order people look for them."""

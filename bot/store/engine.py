@@ -49,6 +49,17 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def open_existing(url: str) -> Engine:
+    """An engine on a store that must already exist: a read command never creates one (an
+    SQLite file would otherwise appear, empty, wherever it was run)."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if not database or database == ":memory:" or not Path(database).expanduser().is_file():
+            raise StoreError(f"no store at {database or url}: nothing has been stored there yet (lanekeeper serve creates it)")
+    return make_engine(url)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _sqlite_begin)
     cursor = dbapi_connection.cursor()

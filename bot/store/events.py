@@ -152,20 +152,41 @@ class EventStore:
         )
         return self._decode(query)
 
-    def _decode(self, query: Select[str]) -> list[Event]:
-        """Stored events, parsed again. A row the parser refuses now (stored by a version
-        before the contract's bounds: a year 0001, a notional of 1e308) is skipped with a
-        warning naming it, and left in place: an operator decides, and a restart never
-        crash-loops on data it cannot change."""
+    def settlement(self, settlement_id: str) -> list[tuple[Event, str]]:
+        """Every stored event of one settlement, with its stored line, in event time (by the
+        settlement index: no scan however many events are stored)."""
+        query = (
+            select(events.c.body)
+            .where(events.c.settlement_id == settlement_id)
+            .order_by(events.c.ts_us, events.c.seq, events.c.event_id)
+        )
         with reading(self.engine) as conn:
-            bodies = conn.scalars(query).all()
-        if not bodies:
-            return []
-        decoded, stats = parse_events([("\n".join(bodies) + "\n").encode()])
-        if stats.rejected_total:
-            first = stats.rejected[0]
-            log.warning(
-                "skipped stored events out of contract bounds",
-                extra={"skipped": stats.rejected_total, "first": bodies[first.line - 1][:200], "reason": first.reason},
-            )
-        return decoded
+            bodies = list(conn.scalars(query).all())
+        decoded, kept = _parse(bodies)
+        return list(zip(decoded, kept, strict=True))
+
+    def _decode(self, query: Select[str]) -> list[Event]:
+        with reading(self.engine) as conn:
+            return _parse(list(conn.scalars(query).all()))[0]
+
+
+def _parse(bodies: list[str]) -> tuple[list[Event], list[str]]:
+    """Stored lines parsed again, with the lines kept. A row the parser refuses now (stored
+    by a version before the contract's bounds: a year 0001, a notional of 1e308) is skipped
+    with a warning naming it, and left in place: an operator decides, and a restart never
+    crash-loops on data it cannot change."""
+    if not bodies:
+        return [], []
+    decoded, stats = parse_events([("\n".join(bodies) + "\n").encode()])
+    if not stats.rejected_total:
+        return decoded, bodies
+    first = stats.rejected[0]
+    log.warning(
+        "skipped stored events out of contract bounds",
+        extra={"skipped": stats.rejected_total, "first": bodies[first.line - 1][:200], "reason": first.reason},
+    )
+    if stats.rejected_total > len(stats.rejected):  # not every refused line was named: one by one
+        pairs = [(parse_events([(body + "\n").encode()])[0], body) for body in bodies]
+        return [found[0] for found, _ in pairs if found], [body for found, body in pairs if found]
+    refused = {r.line for r in stats.rejected}
+    return decoded, [body for line, body in enumerate(bodies, start=1) if line not in refused]

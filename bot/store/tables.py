@@ -68,8 +68,10 @@ LANE = String(200)
 """Contract v1.1: a lane id is at most 200 characters."""
 
 TERMINAL = text(f"kind IN ('{kind_of(SettlementFinalized)}', '{kind_of(SettlementFailed)}')")
-"""Settlement-ending events, as SQL: the partial index's predicate and the queries that use
-it must be the same text, or SQLite does not use the index."""
+"""Settlement-ending events, as SQL."""
+SETTLEMENT_EVENT = text("settlement_id IS NOT NULL")
+"""The partial index's predicate: an equality on ``settlement_id`` implies it, so both
+SQLite and PostgreSQL use the index for one settlement's events."""
 
 OPEN = text("status IN ('suggested', 'executing') OR (status = 'approved' AND outcome IS NULL)")
 """Actions not yet finished (bot.actions.records.is_open, as SQL for the partial unique index):
@@ -86,9 +88,10 @@ events = Table(
     Column("settlement_id", String(200)),
     Column("body", Text, nullable=False),
     Index(None, "lane", "ts_us"),
-    # Only terminal events: the start-up rebuild looks up whether a settlement ended; an
-    # index over every event's settlement id cost a sixth of the PostgreSQL insert rate.
-    Index("ix_events_terminal_settlement", "settlement_id", postgresql_where=TERMINAL, sqlite_where=TERMINAL),
+    # Settlement events only (prices, queue depths, canaries and batches carry no settlement
+    # id): a dispute's trace reads one settlement's events, and the start-up rebuild asks
+    # whether one ended. It replaced a terminal-events-only index (migration 0007).
+    Index("ix_events_settlement_id", "settlement_id", postgresql_where=SETTLEMENT_EVENT, sqlite_where=SETTLEMENT_EVENT),
 )
 
 alerts = Table(

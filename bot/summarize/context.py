@@ -22,6 +22,7 @@ from validators.evidence import AlertRef
 from validators.facts import Window, WindowFacts, compute_facts
 from validators.policy import Policy
 from validators.support import Support, supporting_ids
+from validators.trust import with_trust
 
 _SECOND = timedelta(seconds=1)
 
@@ -81,7 +82,7 @@ def load_context(engine: Engine, store: EventStore, policy: Policy, incident_id:
     # Fallback lanes too: whether a reroute or pause may be suggested depends on their health.
     fallbacks = {spec.fallback for lane, spec in policy.lanes.items() if lane in lanes and spec.fallback}
     events = _events(store, tuple(sorted(set(lanes) | fallbacks)), window) if lanes else []  # no lane: no facts
-    facts = compute_facts(events, window)
+    facts = with_trust(compute_facts(events, window), policy.trust)
     severity, _ = policy.severity_of([(lane, facts.lane(lane)) for lane in lanes])
     return IncidentContext(
         incident_id=incident_id,
