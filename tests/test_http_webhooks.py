@@ -84,6 +84,25 @@ def test_a_lane_down_alert_silences_the_lanes_symptoms(client: TestClient) -> No
     assert len(open_ids) == 2
 
 
+def lane_less(fixture: str, name: str, **labels: str) -> bytes:
+    """The fixture's first alert, with no lane label, named ``name``."""
+    payload = doc(fixture)
+    first = payload["alerts"][0]
+    first["labels"] = {"alertname": name, **labels}
+    first.pop("fingerprint", None)  # computed from the labels, as Alertmanager does
+    payload["alerts"] = [first]
+    return json.dumps(payload).encode()
+
+
+def test_lane_less_alerts_from_different_senders_open_their_own_incidents(client: TestClient) -> None:
+    from_alertmanager = client.post("/webhooks/alertmanager", content=lane_less("alertmanager-firing.json", "NodeDown")).json()
+    from_grafana = client.post("/webhooks/grafana", content=lane_less("grafana-firing.json", "FeedStale")).json()
+    assert set(from_alertmanager["incidents"]).isdisjoint(from_grafana["incidents"])
+    same = client.post("/webhooks/alertmanager", content=lane_less("alertmanager-firing.json", "NodeDown", host="b")).json()
+    assert (same["new"], same["incidents"]) == (1, from_alertmanager["incidents"])  # same sender and name: one group
+    assert len(client.get("/incidents").json()["incidents"]) == 2
+
+
 @pytest.mark.parametrize(
     ("body", "status", "reason"),
     [

@@ -107,6 +107,17 @@ def test_alerts_group_by_lane(incidents: IncidentEngine) -> None:
     assert summaries[next(iter(b.incidents))].lanes == ["l1-eth"]
 
 
+def test_lane_less_alerts_group_per_sender_and_alert_name_never_all_together(incidents: IncidentEngine) -> None:
+    from_grafana = replace(alert("FeedStale", lane=None), source="grafana", fingerprint="fp-grafana")
+    apart = incidents.receive([alert("NodeDown", lane=None), from_grafana])
+    assert len(apart.incidents) == 2  # different senders and names: never one "lane=" incident
+    same_name_other_sender = replace(alert("NodeDown", lane=None), source="grafana", fingerprint="fp-grafana-node")
+    assert incidents.receive([same_name_other_sender]).incidents.isdisjoint(apart.incidents)
+    twin = replace(alert("NodeDown", lane=None), fingerprint="fp-other-node")  # the same sender and name, another host
+    assert incidents.receive([twin]).incidents < apart.incidents
+    assert len(list_incidents(incidents.engine)) == 3
+
+
 def test_new_alerts_after_a_notification_wait_for_group_interval(incidents: IncidentEngine, clock: Clock) -> None:
     incidents.receive([alert()])
     incidents.due()
