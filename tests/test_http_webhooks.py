@@ -84,6 +84,13 @@ def test_a_lane_down_alert_silences_the_lanes_symptoms(client: TestClient) -> No
     assert len(open_ids) == 2
 
 
+def test_symptoms_silenced_by_a_later_lane_down_alert_are_counted(client: TestClient, bot: Bot) -> None:
+    assert client.post("/webhooks/alertmanager", content=raw("alertmanager-firing.json")).json()["inhibited"] == 0
+    assert client.post("/webhooks/alertmanager", content=raw("alertmanager-lanedown.json")).json()["inhibited"] == 2
+    sample = bot.metrics.registry.get_sample_value
+    assert sample("lanekeeper_alerts_total", {"sender": "alertmanager", "outcome": "inhibited"}) == 2
+
+
 def lane_less(fixture: str, name: str, **labels: str) -> bytes:
     """The fixture's first alert, with no lane label, named ``name``."""
     payload = doc(fixture)

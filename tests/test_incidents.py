@@ -189,6 +189,17 @@ def test_a_lane_down_alert_silences_symptoms_that_fired_before_it(incidents: Inc
     assert {a["name"]: a["inhibited"] for a in detail.alerts} == {"SettlementFailureRate": True, "LaneDown": False}
 
 
+def test_every_alert_that_becomes_silenced_is_counted_once_each_time(incidents: IncidentEngine, clock: Clock) -> None:
+    assert incidents.receive([alert("SettlementFailureRate"), alert("FinalityStall")]).inhibited == 0
+    assert incidents.receive([alert("LaneDown")]).inhibited == 2  # silenced by a source that came after them
+    assert incidents.receive([alert("LaneDown"), alert("SettlementFailureRate")]).inhibited == 0  # re-deliveries
+    assert incidents.receive([alert("CanaryFailing")]).inhibited == 1  # silenced as it arrives
+    assert incidents.receive([alert("LaneDown", status="resolved")]).inhibited == 0  # all three count again
+    clock.advance(60)
+    down_again = incidents.receive([replace(alert("LaneDown"), starts_at=clock.now)])
+    assert (down_again.inhibited, dict(down_again.silenced_senders)) == (3, {"alertmanager": 3})  # silenced anew
+
+
 def test_silenced_symptoms_count_again_when_the_lane_comes_back(store_engine: Engine, clock: Clock) -> None:
     incidents = engine_for(store_engine, clock, group_by=("alertname", "lane"))
     incidents.receive([alert("LaneDown")])

@@ -138,8 +138,10 @@ def _ingest_routes(app: FastAPI, bot: Bot) -> None:
         if received.new or received.resolved:
             await run_in_threadpool(bot.notify_due)  # the facts card goes out now, not at the next tick
         counter = bot.metrics.alerts
-        for outcome in ("new", "duplicates", "resolved", "inhibited"):
+        for outcome in ("new", "duplicates", "resolved"):
             counter.labels(sender, outcome.removesuffix("s")).inc(getattr(received, outcome))
+        for silenced, count in received.silenced_senders.items():  # an earlier alert may be another sender's
+            counter.labels(silenced, "inhibited").inc(count)
         return JSONResponse(
             {
                 "alerts": len(alerts),
