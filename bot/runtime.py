@@ -96,6 +96,7 @@ class Bot:
             with self.engine.begin() as conn:  # fresh planner statistics: the rebuild's anti-join needs them
                 conn.execute(text("ANALYZE events"))
         self._rebuild_live()
+        self._export_watermarks(self.lane_status())  # before traffic: a restart must not end a LaneSilent alert
         self.metrics.incidents_open.set(open_count(self.engine))
         if self.outbox is not None:
             self.outbox.start()  # sends what a crash left queued, too
@@ -165,9 +166,12 @@ class Bot:
         now = now or self.clock()
         statuses = self.lane_status()
         snapshot.save(self.engine, statuses.values(), now)
+        self._export_watermarks(statuses)
+        self._last_snapshot = now
+
+    def _export_watermarks(self, statuses: dict[str, LaneStatus]) -> None:
         for lane, status in statuses.items():
             self.metrics.lane_watermark.labels(lane).set(status.watermark.timestamp())
-        self._last_snapshot = now
 
     async def _commit_nats(self, payloads: list[bytes]) -> BatchOutcome:
         try:
