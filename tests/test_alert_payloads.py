@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.alerts import PayloadError, parse_alertmanager, parse_grafana, parse_pagerduty, verify_pagerduty_signature
+from bot.alerts import LaneRule, PayloadError, parse_alertmanager, parse_grafana, parse_pagerduty, verify_pagerduty_signature
 from bot.alerts.common import fingerprint
 
 WEBHOOKS = Path(__file__).resolve().parent / "fixtures" / "webhooks"
@@ -66,7 +66,7 @@ def test_the_lane_label_is_configurable_and_may_be_missing() -> None:
     payload = doc("alertmanager-firing.json")
     payload["alerts"][0]["labels"]["clearing_lane"] = "l2-op"
     del payload["alerts"][1]["labels"]["lane"]
-    alerts = parse_alertmanager(json.dumps(payload).encode(), lane_label="clearing_lane")
+    alerts = parse_alertmanager(json.dumps(payload).encode(), LaneRule("clearing_lane"))
     assert [a.lane for a in alerts] == ["l2-op", None, None]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from stores import running
 from test_alert_payloads import doc, raw
 
+from bot.alerts import SENDERS
 from bot.http.app import create_app
 from bot.runtime import Bot
 from bot.store.tables import alerts, incidents
@@ -125,8 +127,7 @@ def test_a_bad_payload_is_refused_with_the_reason_and_nothing_stored(
     assert answer.status_code == status
     assert reason in answer.json()["error"]
     assert count(bot, alerts) == 0
-    sample = bot.metrics.registry.get_sample_value
-    assert sample("lanekeeper_payloads_rejected_total", {"sender": "alertmanager", "status": str(status)}) == 1
+    assert rejected(bot, "alertmanager", "malformed") == 1
 
 
 def test_one_bad_alert_refuses_the_whole_payload(client: TestClient, bot: Bot) -> None:
@@ -158,6 +159,65 @@ def test_the_bearer_token_guards_webhooks_and_events_when_set(database_url: str)
         bot.close()
 
 
+def rejected(bot: Bot, sender: str, reason: str) -> float | None:
+    return bot.metrics.registry.get_sample_value("lanekeeper_payloads_rejected_total", {"sender": sender, "reason": reason})
+
+
+@pytest.fixture
+def guarded(database_url: str) -> Iterator[tuple[Bot, TestClient]]:
+    """A bot that wants a bearer token, PagerDuty signatures, and webhooks under 8 kB."""
+    bot = running(database_url, webhook_token="t0ken", pagerduty_secrets="s3cret", max_webhook_bytes=8000)
+    try:
+        with TestClient(create_app(bot, background=False)) as client:
+            yield bot, client
+    finally:
+        bot.close()
+
+
+TOKEN = {"authorization": "Bearer t0ken"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "status", "sender", "reason"),
+    [
+        ("/webhooks/alertmanager", raw("alertmanager-firing.json"), {}, 401, "alertmanager", "unauthorized"),
+        ("/webhooks/grafana", raw("grafana-firing.json"), {"authorization": "Bearer nope"}, 401, "grafana", "unauthorized"),
+        ("/webhooks/pagerduty", raw("pagerduty-triggered.json"), {}, 401, "pagerduty", "bad_signature"),
+        (
+            "/webhooks/pagerduty",
+            raw("pagerduty-triggered.json"),
+            {"x-pagerduty-signature": "v1=" + "0" * 64},
+            401,
+            "pagerduty",
+            "bad_signature",
+        ),
+        ("/webhooks/alertmanager", b"{not json", TOKEN, 400, "alertmanager", "malformed"),
+        ("/webhooks/grafana", b'{"alerts": [{}]}', TOKEN, 422, "grafana", "malformed"),
+        ("/webhooks/alertmanager", b" " * 8001, TOKEN, 413, "alertmanager", "too_large"),
+        ("/webhooks/nagios", b"{}", TOKEN, 404, "unknown", "unknown_sender"),
+        ("/events", b"", {}, 401, "events", "unauthorized"),
+    ],
+    ids=[
+        "no-token",
+        "wrong-token",
+        "no-signature",
+        "forged-signature",
+        "not-json",
+        "wrong-shape",
+        "too-large",
+        "unknown-sender",
+        "events-no-token",
+    ],
+)
+def test_every_refused_request_is_counted_by_sender_and_reason(
+    guarded: tuple[Bot, TestClient], path: str, body: bytes, headers: dict[str, str], status: int, sender: str, reason: str
+) -> None:
+    bot, client = guarded
+    assert client.post(path, content=body, headers=headers).status_code == status
+    assert rejected(bot, sender, reason) == 1
+    assert count(bot, alerts) == 0
+
+
 def test_pagerduty_signatures_are_required_when_secrets_are_set(database_url: str) -> None:
     bot = running(database_url, pagerduty_secrets="old-secret,new-secret")
     body = raw("pagerduty-triggered.json")
@@ -181,3 +241,12 @@ def test_the_first_notification_goes_out_with_the_webhook_not_a_tick_later(clien
     assert bot.tick() == []
     assert bot.metrics.registry.get_sample_value("lanekeeper_notifications_total", {"reason": "opened"}) == 1
     assert bot.metrics.registry.get_sample_value("lanekeeper_incidents_open") == 1
+
+
+def test_the_openapi_schema_lists_the_senders_of_the_registry(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    [sender] = schema["paths"]["/webhooks/{sender}"]["post"]["parameters"]
+    assert sender["schema"]["enum"] == list(SENDERS) == ["alertmanager", "grafana", "pagerduty"]
+    assert "PAGERDUTY_WEBHOOK_SECRETS" in sender["schema"]["description"]
+    payloads = schema["components"]["schemas"]["WebhookPayload"]["anyOf"]
+    assert [p["$ref"].rsplit("/", 1)[1] for p in payloads] == [s.payload.__name__ for s in SENDERS.values()]

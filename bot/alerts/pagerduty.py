@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import StrictStr
 
 from bot.alerts.common import Tolerant, UtcTime, load, validate
-from bot.alerts.model import Alert
+from bot.alerts.model import BY_LANE_LABEL, Alert, LaneRule
 
 
 class Reference(Tolerant):
@@ -72,12 +72,13 @@ class PagerDutyPayload(Tolerant):
     event: Event
 
 
-def parse_pagerduty(body: bytes, lane_label: str = "lane") -> list[Alert]:
+def parse_pagerduty(body: bytes, lanes: LaneRule = BY_LANE_LABEL) -> list[Alert]:
     event = load(PagerDutyPayload, body).event
     if event.data.get("type") not in ("incident", "alert") or "status" not in event.data:
         return []
     resource = validate(Resource, event.data, ("event", "data"))
     name = resource.title or resource.summary or resource.id
+    lane_label = lanes.label
     lane = _lane(resource, lane_label)
     labels = {
         "alertname": name,
