@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from bot.alerts import SENDERS
 from bot.http.app import create_app
 from bot.runtime import Bot
 from bot.store.tables import alerts, incidents
+from bot.wiring import DEFAULT_POLICY
 
 
 def count(bot: Bot, table: Any) -> int:
@@ -30,7 +32,7 @@ def count(bot: Bot, table: Any) -> int:
     [
         ("alertmanager", "alertmanager-firing.json", 3, [["l1-eth"], ["l2-arb"]]),
         ("grafana", "grafana-firing.json", 1, [["l2-op"]]),
-        ("pagerduty", "pagerduty-triggered.json", 1, [["l2-zk"]]),
+        ("pagerduty", "pagerduty-triggered.json", 1, [[]]),  # the default policy maps no PagerDuty service to a lane
     ],
 )
 def test_each_senders_payload_opens_incidents_by_lane(
@@ -65,7 +67,21 @@ def test_resolved_deliveries_resolve_the_incident(client: TestClient) -> None:
     assert client.get("/incidents/inc-nope").status_code == 404
 
 
-def test_pagerduty_triggered_then_resolved_is_one_alert(client: TestClient, bot: Bot) -> None:
+@pytest.fixture
+def mapped(database_url: str, tmp_path: Path) -> Iterator[tuple[Bot, TestClient]]:
+    """A bot whose policy gives the PagerDuty service of the fixtures a lane."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY.read_text() + "pagerduty_services: {PIJ90N7: l2-zk}\n")
+    bot = running(database_url, policy=policy)
+    try:
+        with TestClient(create_app(bot, background=False)) as client:
+            yield bot, client
+    finally:
+        bot.close()
+
+
+def test_pagerduty_triggered_then_resolved_is_one_alert_on_the_lane_of_its_service(mapped: tuple[Bot, TestClient]) -> None:
+    bot, client = mapped
     for name in (
         "pagerduty-triggered.json",
         "pagerduty-acknowledged.json",

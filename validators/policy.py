@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
 
 from validators.facts import FACT_NAMES, LaneFacts
 
@@ -77,6 +77,8 @@ class Policy(_Strict):
     approvers: list[str] = []
     links_allowed: list[str] = []
     lane_pattern: str = DEFAULT_LANE_PATTERN
+    pagerduty_services: dict[str, StrictStr] = {}
+    """PagerDuty service id -> lane: a V3 webhook names the incident's service, never a lane."""
 
     _healthy_facts = field_validator("healthy")(_check_fact_names)
 
@@ -137,6 +139,17 @@ class Policy(_Strict):
                 raise ValueError(f"lanes.{lane}.fallback: {spec.fallback!r} is not a lane of this policy")
             if spec.fallback == lane:
                 raise ValueError(f"lanes.{lane}.fallback: a lane cannot be its own fallback")
+        return self
+
+    @model_validator(mode="after")
+    def _services_on_lanes(self) -> Policy:
+        for service, lane in self.pagerduty_services.items():
+            if not re.fullmatch(r"[A-Z0-9]{5,}", service):  # a service's name would match no webhook, silently
+                raise ValueError(
+                    f"pagerduty_services.{service}: not a PagerDuty service id (like PIJ90N7, from the service's URL)"
+                )
+            if lane not in self.lanes:
+                raise ValueError(f"pagerduty_services.{service}: {lane!r} is not a lane of this policy ({', '.join(self.lanes)})")
         return self
 
     @property

@@ -92,7 +92,7 @@ SENDERS: dict[str, Sender] = {
             parse_pagerduty,
             pagerduty_signature,
             "its signature (PAGERDUTY_WEBHOOK_SECRETS) when secrets are set, else as the others",
-            "the incident's custom field named by LANEKEEPER_LANE_LABEL",
+            "its service, by the policy's pagerduty_services",
         ),
     )
 }

@@ -111,7 +111,7 @@ def _ingest_routes(app: FastAPI, bot: Bot) -> None:
     settings = bot.settings
     token = settings.webhook_token
     credentials = Credentials(None if token is None else token.get_secret_value(), tuple(settings.pagerduty_secrets))
-    lanes = LaneRule(settings.lane_label)
+    lanes = LaneRule(settings.lane_label, bot.policy.pagerduty_services)
 
     @app.post("/events", openapi_extra=openapi.EVENTS_BODY)
     async def post_events(request: Request) -> JSONResponse:
