@@ -168,6 +168,21 @@ def test_lane_heatmap_uploads_a_png_of_the_expected_size_with_the_current_api(wo
     assert not world.slack.of("files.upload")  # the retired API is never used
 
 
+def test_a_refused_heatmap_upload_is_answered_to_the_person_with_its_figures_as_text(world: World, slack: Slack) -> None:
+    world.open_incident()
+    world.slack.failures["files.getUploadURLExternal"] = [Reply(status=200, body={"ok": False, "error": "not_allowed"})]
+    assert slack.command("/lane", "heatmap l2-arb 30m").json()["text"] == "Rendering the heatmap…"
+    [reply] = wait_for(slack.responses)
+    assert reply.args["response_type"] == "ephemeral"
+    [block] = reply.args["blocks"]
+    text = block["text"]["text"]
+    assert text.startswith("The heatmap could not be posted (Slack answered not_allowed); its figures:\n```Settlement latency")
+    assert "l2-arb L2 " in text
+    assert "l2-arb failed " in text
+    assert len(text) <= 3000
+    assert not world.slack.of("files.completeUploadExternal")
+
+
 def test_a_bad_heatmap_window_is_explained(world: World, slack: Slack) -> None:
     world.open_incident()
     slack.command("/lane", "heatmap l2-arb forever")

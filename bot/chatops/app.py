@@ -27,10 +27,9 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.chatops import commands, interactions
-from bot.chatops.heatmap import HeatmapError, draw
+from bot.chatops.heatmap import HeatmapError, deliver, draw
 from bot.runtime import Bot
 from bot.slack.blocks import APPROVE, REJECT
-from bot.slack.uploads import upload
 from bot.tabletop.live import LiveDrills
 
 log = logging.getLogger(__name__)
@@ -159,11 +158,12 @@ def _commands(app: App, production: Bot, drills: LiveDrills) -> None:
             return
         bot = target(command["channel_id"])
         try:
-            picture = draw(bot.lane_status(), bot.events, words[1:])
+            picture = draw(bot.lane_status(), bot.events, words[1:], bot.clock())
         except HeatmapError as exc:
             respond(text=f"{exc}\n{commands.LANE_USAGE}", response_type="ephemeral")
             return
-        upload(client, command["channel_id"], picture.png, "lane-heatmap.png", picture.title)
+        # A slash command comes from no thread: a failed upload is answered to the person who asked.
+        deliver(client, picture, channel_id=command["channel_id"], thread_ts=None, respond=respond)
 
     app.command("/lane")(ack=lane_ack, lazy=[lane_heatmap])
 
