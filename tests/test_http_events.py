@@ -90,6 +90,8 @@ def test_a_body_over_the_limit_is_refused_with_413(database_url: str) -> None:
             assert answer.status_code == 413
             assert "LANEKEEPER_MAX_BODY_BYTES" in answer.json()["error"]
             assert stored(bot) == 0
+            counted = {"sender": "events", "reason": "too_large"}
+            assert bot.metrics.registry.get_sample_value("lanekeeper_payloads_rejected_total", counted) == 1
     finally:
         bot.close()
 
