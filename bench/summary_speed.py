@@ -116,7 +116,7 @@ def prompt_size(events: Path, count: int, work: Path) -> dict[str, Any]:
         end = datetime.fromisoformat(newest.replace("Z", "+00:00"))
         lookback = end - START + timedelta(minutes=1)
         for lane in LANES:  # one incident over all four lanes: the largest prompt per incident
-            bot.incidents.receive(parse_alertmanager(alert_payload("SettlementDegraded", lane, end), "lane"))
+            bot.incidents.receive(parse_alertmanager(alert_payload("SettlementDegraded", lane, end)))
         [incident] = [n.incident_id for n in bot.incidents.due()]
         started = time.perf_counter()
         context = load_context(bot.engine, bot.events, bot.policy, incident, lookback)

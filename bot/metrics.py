@@ -28,8 +28,9 @@ class Metrics:
         )
         self.payloads_rejected = Counter(
             "lanekeeper_payloads_rejected",
-            "Webhook payloads refused, by sender and HTTP status",
-            ["sender", "status"],
+            "Webhook and /events requests refused, by sender (alertmanager, grafana, pagerduty, events, unknown) "
+            "and reason (unauthorized, bad_signature, malformed, too_large, unknown_sender)",
+            ["sender", "reason"],
             registry=r,
         )
         self.notifications = Counter("lanekeeper_notifications", "Incident notifications due, by reason", ["reason"], registry=r)

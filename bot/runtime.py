@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.health import Health, StoreProbe, store_reachable
 from bot.incidents import IncidentEngine, Notification, Routing
 from bot.incidents.desk import Desk
-from bot.incidents.views import open_count
+from bot.incidents.views import newest_open_incident, open_count
 from bot.ingest.events import EventIngestor
 from bot.ingest.nats import BatchOutcome, NatsConsumer, NatsSource
 from bot.lanes import snapshot
@@ -31,7 +31,7 @@ from bot.lanes.live import LaneStatus
 from bot.lanes.worker import LiveStatusError, LiveWorker
 from bot.metrics import Metrics
 from bot.slack import thread
-from bot.slack.blocks import action_message, action_purpose
+from bot.slack.blocks import CARD, action_message, action_purpose
 from bot.slack.outbox import Outbox, Pace
 from bot.slack.poster import Poster, posted
 from bot.slack.queue import depth, enqueue
@@ -105,6 +105,7 @@ class Bot:
                 conn.execute(text("ANALYZE events"))
         self._rebuild_live()
         self.store_probe.probe()
+        self._export_lane_gauges(self.lane_status())  # before traffic: a restart must not end a LaneSilent alert
         self.metrics.incidents_open.set(open_count(self.engine))
         if self.outbox is not None:
             self.outbox.start()  # sends what a crash left queued, too
@@ -180,10 +181,13 @@ class Bot:
         now = now or self.clock()
         statuses = self.lane_status()
         snapshot.save(self.engine, statuses.values(), now)
+        self._export_lane_gauges(statuses)
+        self._last_snapshot = now
+
+    def _export_lane_gauges(self, statuses: dict[str, LaneStatus]) -> None:
         for lane, status in statuses.items():
             self.metrics.lane_watermark.labels(lane).set(status.watermark.timestamp())
             self.metrics.lane_trust.labels(lane).set(status.facts.trust_score or 0)
-        self._last_snapshot = now
 
     async def _commit_nats(self, payloads: list[bytes]) -> BatchOutcome:
         try:
@@ -226,6 +230,16 @@ class Bot:
         """The channel id where an action's message was posted: votes count only there."""
         found = posted(self.engine, action.incident_id, action_purpose(action.action_id))
         return found[0] if found else None
+
+    def card_of(self, lanes: tuple[str, ...]) -> tuple[str, str] | None:
+        """(channel id, ts) of the card of the newest open incident on any of ``lanes``: the
+        thread where what concerns those lanes belongs."""
+        for lane in lanes:
+            incident_id = newest_open_incident(self.engine, lane)
+            found = posted(self.engine, incident_id, CARD) if incident_id else None
+            if found is not None:
+                return found
+        return None
 
     def post_action(self, action: ActionState) -> None:
         """A suggested action's message (with its buttons), posted or brought up to date. It

@@ -139,8 +139,9 @@ class FakeSlack:
     """The Slack Web API: records every call and keeps the channel's history.
 
     ``failures[method]`` lists answers to give before succeeding (e.g. ``Reply(status=429,
-    headers={"Retry-After": "1"})``); one with ``stored=True`` is given after the message was
-    stored, as when Slack fails after posting. ``fail_for`` answers every call from a cycle
+    headers={"Retry-After": "1"})``; ``failures["upload"]`` for the bytes sent to an upload
+    URL); one with ``stored=True`` is given after the message was stored, as when Slack fails
+    after posting. ``fail_for`` answers every call from a cycle
     of failures for a while (an outage); ``slow[method]`` records the call, then answers
     that many seconds later (a process killed while it waits never learns the answer)."""
 
@@ -179,6 +180,9 @@ class FakeSlack:
         method = path.rsplit("/", 1)[-1]
         if path.startswith("/upload/"):  # the upload URL files.getUploadURLExternal handed out
             with self._lock:
+                failure = self._failure("upload")
+                if failure is not None:
+                    return failure
                 self.uploads[method] = body
             return Reply(body=b"OK - uploaded")
         if headers.get("content-type", "").startswith("application/json"):

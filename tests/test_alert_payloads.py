@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.alerts import PayloadError, parse_alertmanager, parse_grafana, parse_pagerduty, verify_pagerduty_signature
+from bot.alerts import LaneRule, PayloadError, parse_alertmanager, parse_grafana, parse_pagerduty, verify_pagerduty_signature
 from bot.alerts.common import fingerprint
 
 WEBHOOKS = Path(__file__).resolve().parent / "fixtures" / "webhooks"
@@ -66,7 +66,7 @@ def test_the_lane_label_is_configurable_and_may_be_missing() -> None:
     payload = doc("alertmanager-firing.json")
     payload["alerts"][0]["labels"]["clearing_lane"] = "l2-op"
     del payload["alerts"][1]["labels"]["lane"]
-    alerts = parse_alertmanager(json.dumps(payload).encode(), lane_label="clearing_lane")
+    alerts = parse_alertmanager(json.dumps(payload).encode(), LaneRule("clearing_lane"))
     assert [a.lane for a in alerts] == ["l2-op", None, None]
 
 
@@ -79,8 +79,13 @@ def test_grafana_contact_point_payload_is_alertmanager_shaped_plus_its_own_field
     assert (resolved.status, resolved.alert_id) == ("resolved", alert.alert_id)
 
 
-def test_pagerduty_incident_events_become_one_alert_with_the_lane_custom_field() -> None:
-    [triggered] = parse_pagerduty(raw("pagerduty-triggered.json"))
+ZK_SERVICE = LaneRule(pagerduty_services={"PIJ90N7": "l2-zk"})
+
+
+def test_pagerduty_incident_events_become_one_alert_on_the_lane_of_its_service() -> None:
+    """The fixtures have the shape of PagerDuty's own V3 examples: an incident carries its
+    service, priority and urgency, and no labels or custom details to find a lane in."""
+    [triggered] = parse_pagerduty(raw("pagerduty-triggered.json"), ZK_SERVICE)
     assert (triggered.source, triggered.fingerprint, triggered.status, triggered.lane) == (
         "pagerduty",
         "PT4KHLK",
@@ -88,23 +93,20 @@ def test_pagerduty_incident_events_become_one_alert_with_the_lane_custom_field()
         "l2-zk",
     )
     assert triggered.name == "l2-zk sequence gap detected"
-    assert triggered.labels["priority"] == "P1"
+    assert (triggered.labels["priority"], triggered.labels["lane"]) == ("P1", "l2-zk")
     assert triggered.url == "https://example.pagerduty.com/incidents/PT4KHLK"
-    [acknowledged] = parse_pagerduty(raw("pagerduty-acknowledged.json"))
-    [resolved] = parse_pagerduty(raw("pagerduty-resolved.json"))
+    [acknowledged] = parse_pagerduty(raw("pagerduty-acknowledged.json"), ZK_SERVICE)
+    [resolved] = parse_pagerduty(raw("pagerduty-resolved.json"), ZK_SERVICE)
     assert acknowledged.status == "firing"
     assert resolved.status == "resolved"
     assert resolved.ends_at == datetime(2026, 3, 2, 14, 31, 45, tzinfo=UTC)
     assert triggered.alert_id == acknowledged.alert_id == resolved.alert_id
 
 
-def test_pagerduty_lane_from_alert_body_details() -> None:
-    payload = doc("pagerduty-triggered.json")
-    data = payload["event"]["data"]
-    data["custom_fields"] = []
-    data["body"] = {"type": "incident_body", "details": {"lane": "l2-arb", "failure_rate": "0.035"}}
-    [alert] = parse_pagerduty(json.dumps(payload).encode())
-    assert alert.lane == "l2-arb"
+def test_a_pagerduty_incident_of_a_service_the_policy_does_not_map_has_no_lane() -> None:
+    [alert] = parse_pagerduty(raw("pagerduty-triggered.json"), LaneRule(pagerduty_services={"PXXXXXX": "l2-arb"}))
+    assert alert.lane is None
+    assert "lane" not in alert.labels
 
 
 def test_pagerduty_events_that_are_not_about_state_give_nothing() -> None:

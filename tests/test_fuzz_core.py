@@ -102,7 +102,7 @@ def test_the_example_policy_still_parses() -> None:
 def test_any_bytes_as_a_webhook_are_alerts_or_one_payload_error(body: bytes) -> None:
     for parse in (parse_alertmanager, parse_grafana, parse_pagerduty):
         try:
-            alerts = parse(body, "lane")
+            alerts = parse(body)
         except PayloadError as exc:
             refusal = (exc.status, bool(exc.reason))
         else:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from helpers import T0, Stream, chunks
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from stores import running
 
@@ -92,6 +93,8 @@ def test_a_body_over_the_limit_is_refused_with_413(database_url: str) -> None:
             assert answer.status_code == 413
             assert "LANEKEEPER_MAX_BODY_BYTES" in answer.json()["error"]
             assert stored(bot) == 0
+            counted = {"sender": "events", "reason": "too_large"}
+            assert bot.metrics.registry.get_sample_value("lanekeeper_payloads_rejected_total", counted) == 1
     finally:
         bot.close()
 
@@ -117,6 +120,24 @@ def test_lane_status_survives_a_restart(database_url: str, client: TestClient, b
     try:
         with TestClient(create_app(restarted, background=False)) as again:
             assert again.get("/lanes").json() == before
+    finally:
+        restarted.close()
+
+
+def test_a_restarted_bot_reports_each_lanes_watermark_before_any_traffic(database_url: str, client: TestClient) -> None:
+    """Prometheus' LaneSilent rule (time() - watermark > 300) must keep firing across a
+    restart, not resolve because the series vanished."""
+    client.post("/events", content=incident_stream().ndjson())
+    restarted = running(database_url)
+    try:
+        with TestClient(create_app(restarted, background=False)) as again:
+            exposed = {
+                (sample.name, tuple(sample.labels.items())): sample.value
+                for family in text_string_to_metric_families(again.get("/metrics").text)
+                for sample in family.samples
+            }
+            watermark = exposed[("lanekeeper_lane_watermark_timestamp_seconds", (("lane", "l2-arb"),))]
+            assert watermark == (T0 + timedelta(seconds=50)).timestamp()  # the canary at 14:00:50, its newest event
     finally:
         restarted.close()
 

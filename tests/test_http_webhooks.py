@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +15,11 @@ from sqlalchemy import func, select
 from stores import running
 from test_alert_payloads import doc, raw
 
+from bot.alerts import SENDERS
 from bot.http.app import create_app
 from bot.runtime import Bot
 from bot.store.tables import alerts, incidents
+from bot.wiring import DEFAULT_POLICY
 
 
 def count(bot: Bot, table: Any) -> int:
@@ -28,7 +32,7 @@ def count(bot: Bot, table: Any) -> int:
     [
         ("alertmanager", "alertmanager-firing.json", 3, [["l1-eth"], ["l2-arb"]]),
         ("grafana", "grafana-firing.json", 1, [["l2-op"]]),
-        ("pagerduty", "pagerduty-triggered.json", 1, [["l2-zk"]]),
+        ("pagerduty", "pagerduty-triggered.json", 1, [[]]),  # the default policy maps no PagerDuty service to a lane
     ],
 )
 def test_each_senders_payload_opens_incidents_by_lane(
@@ -63,7 +67,21 @@ def test_resolved_deliveries_resolve_the_incident(client: TestClient) -> None:
     assert client.get("/incidents/inc-nope").status_code == 404
 
 
-def test_pagerduty_triggered_then_resolved_is_one_alert(client: TestClient, bot: Bot) -> None:
+@pytest.fixture
+def mapped(database_url: str, tmp_path: Path) -> Iterator[tuple[Bot, TestClient]]:
+    """A bot whose policy gives the PagerDuty service of the fixtures a lane."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY.read_text() + "pagerduty_services: {PIJ90N7: l2-zk}\n")
+    bot = running(database_url, policy=policy)
+    try:
+        with TestClient(create_app(bot, background=False)) as client:
+            yield bot, client
+    finally:
+        bot.close()
+
+
+def test_pagerduty_triggered_then_resolved_is_one_alert_on_the_lane_of_its_service(mapped: tuple[Bot, TestClient]) -> None:
+    bot, client = mapped
     for name in (
         "pagerduty-triggered.json",
         "pagerduty-acknowledged.json",
@@ -84,6 +102,32 @@ def test_a_lane_down_alert_silences_the_lanes_symptoms(client: TestClient) -> No
     assert len(open_ids) == 2
 
 
+def test_symptoms_silenced_by_a_later_lane_down_alert_are_counted(client: TestClient, bot: Bot) -> None:
+    assert client.post("/webhooks/alertmanager", content=raw("alertmanager-firing.json")).json()["inhibited"] == 0
+    assert client.post("/webhooks/alertmanager", content=raw("alertmanager-lanedown.json")).json()["inhibited"] == 2
+    sample = bot.metrics.registry.get_sample_value
+    assert sample("lanekeeper_alerts_total", {"sender": "alertmanager", "outcome": "inhibited"}) == 2
+
+
+def lane_less(fixture: str, name: str, **labels: str) -> bytes:
+    """The fixture's first alert, with no lane label, named ``name``."""
+    payload = doc(fixture)
+    first = payload["alerts"][0]
+    first["labels"] = {"alertname": name, **labels}
+    first.pop("fingerprint", None)  # computed from the labels, as Alertmanager does
+    payload["alerts"] = [first]
+    return json.dumps(payload).encode()
+
+
+def test_lane_less_alerts_from_different_senders_open_their_own_incidents(client: TestClient) -> None:
+    from_alertmanager = client.post("/webhooks/alertmanager", content=lane_less("alertmanager-firing.json", "NodeDown")).json()
+    from_grafana = client.post("/webhooks/grafana", content=lane_less("grafana-firing.json", "FeedStale")).json()
+    assert set(from_alertmanager["incidents"]).isdisjoint(from_grafana["incidents"])
+    same = client.post("/webhooks/alertmanager", content=lane_less("alertmanager-firing.json", "NodeDown", host="b")).json()
+    assert (same["new"], same["incidents"]) == (1, from_alertmanager["incidents"])  # same sender and name: one group
+    assert len(client.get("/incidents").json()["incidents"]) == 2
+
+
 @pytest.mark.parametrize(
     ("body", "status", "reason"),
     [
@@ -99,8 +143,7 @@ def test_a_bad_payload_is_refused_with_the_reason_and_nothing_stored(
     assert answer.status_code == status
     assert reason in answer.json()["error"]
     assert count(bot, alerts) == 0
-    sample = bot.metrics.registry.get_sample_value
-    assert sample("lanekeeper_payloads_rejected_total", {"sender": "alertmanager", "status": str(status)}) == 1
+    assert rejected(bot, "alertmanager", "malformed") == 1
 
 
 def test_one_bad_alert_refuses_the_whole_payload(client: TestClient, bot: Bot) -> None:
@@ -132,6 +175,65 @@ def test_the_bearer_token_guards_webhooks_and_events_when_set(database_url: str)
         bot.close()
 
 
+def rejected(bot: Bot, sender: str, reason: str) -> float | None:
+    return bot.metrics.registry.get_sample_value("lanekeeper_payloads_rejected_total", {"sender": sender, "reason": reason})
+
+
+@pytest.fixture
+def guarded(database_url: str) -> Iterator[tuple[Bot, TestClient]]:
+    """A bot that wants a bearer token, PagerDuty signatures, and webhooks under 8 kB."""
+    bot = running(database_url, webhook_token="t0ken", pagerduty_secrets="s3cret", max_webhook_bytes=8000)
+    try:
+        with TestClient(create_app(bot, background=False)) as client:
+            yield bot, client
+    finally:
+        bot.close()
+
+
+TOKEN = {"authorization": "Bearer t0ken"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "status", "sender", "reason"),
+    [
+        ("/webhooks/alertmanager", raw("alertmanager-firing.json"), {}, 401, "alertmanager", "unauthorized"),
+        ("/webhooks/grafana", raw("grafana-firing.json"), {"authorization": "Bearer nope"}, 401, "grafana", "unauthorized"),
+        ("/webhooks/pagerduty", raw("pagerduty-triggered.json"), {}, 401, "pagerduty", "bad_signature"),
+        (
+            "/webhooks/pagerduty",
+            raw("pagerduty-triggered.json"),
+            {"x-pagerduty-signature": "v1=" + "0" * 64},
+            401,
+            "pagerduty",
+            "bad_signature",
+        ),
+        ("/webhooks/alertmanager", b"{not json", TOKEN, 400, "alertmanager", "malformed"),
+        ("/webhooks/grafana", b'{"alerts": [{}]}', TOKEN, 422, "grafana", "malformed"),
+        ("/webhooks/alertmanager", b" " * 8001, TOKEN, 413, "alertmanager", "too_large"),
+        ("/webhooks/nagios", b"{}", TOKEN, 404, "unknown", "unknown_sender"),
+        ("/events", b"", {}, 401, "events", "unauthorized"),
+    ],
+    ids=[
+        "no-token",
+        "wrong-token",
+        "no-signature",
+        "forged-signature",
+        "not-json",
+        "wrong-shape",
+        "too-large",
+        "unknown-sender",
+        "events-no-token",
+    ],
+)
+def test_every_refused_request_is_counted_by_sender_and_reason(
+    guarded: tuple[Bot, TestClient], path: str, body: bytes, headers: dict[str, str], status: int, sender: str, reason: str
+) -> None:
+    bot, client = guarded
+    assert client.post(path, content=body, headers=headers).status_code == status
+    assert rejected(bot, sender, reason) == 1
+    assert count(bot, alerts) == 0
+
+
 def test_pagerduty_signatures_are_required_when_secrets_are_set(database_url: str) -> None:
     bot = running(database_url, pagerduty_secrets="old-secret,new-secret")
     body = raw("pagerduty-triggered.json")
@@ -155,3 +257,12 @@ def test_the_first_notification_goes_out_with_the_webhook_not_a_tick_later(clien
     assert bot.tick() == []
     assert bot.metrics.registry.get_sample_value("lanekeeper_notifications_total", {"reason": "opened"}) == 1
     assert bot.metrics.registry.get_sample_value("lanekeeper_incidents_open") == 1
+
+
+def test_the_openapi_schema_lists_the_senders_of_the_registry(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    [sender] = schema["paths"]["/webhooks/{sender}"]["post"]["parameters"]
+    assert sender["schema"]["enum"] == list(SENDERS) == ["alertmanager", "grafana", "pagerduty"]
+    assert "PAGERDUTY_WEBHOOK_SECRETS" in sender["schema"]["description"]
+    payloads = schema["components"]["schemas"]["WebhookPayload"]["anyOf"]
+    assert [p["$ref"].rsplit("/", 1)[1] for p in payloads] == [s.payload.__name__ for s in SENDERS.values()]

@@ -107,6 +107,17 @@ def test_alerts_group_by_lane(incidents: IncidentEngine) -> None:
     assert summaries[next(iter(b.incidents))].lanes == ["l1-eth"]
 
 
+def test_lane_less_alerts_group_per_sender_and_alert_name_never_all_together(incidents: IncidentEngine) -> None:
+    from_grafana = replace(alert("FeedStale", lane=None), source="grafana", fingerprint="fp-grafana")
+    apart = incidents.receive([alert("NodeDown", lane=None), from_grafana])
+    assert len(apart.incidents) == 2  # different senders and names: never one "lane=" incident
+    same_name_other_sender = replace(alert("NodeDown", lane=None), source="grafana", fingerprint="fp-grafana-node")
+    assert incidents.receive([same_name_other_sender]).incidents.isdisjoint(apart.incidents)
+    twin = replace(alert("NodeDown", lane=None), fingerprint="fp-other-node")  # the same sender and name, another host
+    assert incidents.receive([twin]).incidents < apart.incidents
+    assert len(list_incidents(incidents.engine)) == 3
+
+
 def test_new_alerts_after_a_notification_wait_for_group_interval(incidents: IncidentEngine, clock: Clock) -> None:
     incidents.receive([alert()])
     incidents.due()
@@ -176,6 +187,17 @@ def test_a_lane_down_alert_silences_symptoms_that_fired_before_it(incidents: Inc
     incidents.receive([alert("LaneDown")])
     detail = show_incident(incidents.engine, incident_id)
     assert {a["name"]: a["inhibited"] for a in detail.alerts} == {"SettlementFailureRate": True, "LaneDown": False}
+
+
+def test_every_alert_that_becomes_silenced_is_counted_once_each_time(incidents: IncidentEngine, clock: Clock) -> None:
+    assert incidents.receive([alert("SettlementFailureRate"), alert("FinalityStall")]).inhibited == 0
+    assert incidents.receive([alert("LaneDown")]).inhibited == 2  # silenced by a source that came after them
+    assert incidents.receive([alert("LaneDown"), alert("SettlementFailureRate")]).inhibited == 0  # re-deliveries
+    assert incidents.receive([alert("CanaryFailing")]).inhibited == 1  # silenced as it arrives
+    assert incidents.receive([alert("LaneDown", status="resolved")]).inhibited == 0  # all three count again
+    clock.advance(60)
+    down_again = incidents.receive([replace(alert("LaneDown"), starts_at=clock.now)])
+    assert (down_again.inhibited, dict(down_again.silenced_senders)) == (3, {"alertmanager": 3})  # silenced anew
 
 
 def test_silenced_symptoms_count_again_when_the_lane_comes_back(store_engine: Engine, clock: Clock) -> None:

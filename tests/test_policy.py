@@ -104,3 +104,24 @@ def test_runbooks_name_a_page_per_lane_and_per_action_kind() -> None:
     assert policy.runbook(lane="l2-arb", action="rollback") == "https://runbooks.example.com/rb"
     assert policy.runbook(lane="l1-eth") is None
     assert policy.silent_after_s == 300
+
+
+def test_pagerduty_services_map_service_ids_to_lanes_of_the_policy() -> None:
+    policy = parse_policy(BASE + "severity: {sev1: {failed: 1}}\npagerduty_services: {PIJ90N7: l2-arb}")
+    assert policy.pagerduty_services == {"PIJ90N7": "l2-arb"}
+    assert parse_policy(BASE + "severity: {sev1: {failed: 1}}").pagerduty_services == {}
+
+
+@pytest.mark.parametrize(
+    ("services", "message"),
+    [
+        ("{PIJ90N7: l9-none}", "pagerduty_services.PIJ90N7: 'l9-none' is not a lane of this policy (l1-eth, l2-arb)"),
+        ("{Settlement lanes: l2-arb}", "pagerduty_services.Settlement lanes: not a PagerDuty service id"),
+        ("{PIJ90N7: [l2-arb]}", "pagerduty_services.PIJ90N7: input should be a valid string"),
+    ],
+)
+def test_a_bad_pagerduty_service_map_is_refused_naming_the_service(services: str, message: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(BASE + f"severity: {{sev1: {{failed: 1}}}}\npagerduty_services: {services}")
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)

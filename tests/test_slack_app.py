@@ -26,7 +26,7 @@ from fakes import (
 )
 from helpers import Stream, wait_for
 from PIL import Image
-from test_summaries import World, world_for
+from test_summaries import World, incident_events, world_for
 
 from bot.chatops.heatmap import size_of
 
@@ -171,6 +171,35 @@ def test_lane_heatmap_uploads_a_png_of_the_expected_size_with_the_current_api(wo
     assert image.size == size_of(1)
     assert complete.args["channel_id"] == "C0INCIDENT"
     assert not world.slack.of("files.upload")  # the retired API is never used
+
+
+def test_a_refused_heatmap_upload_is_answered_to_the_person_with_its_figures_as_text(world: World, slack: Slack) -> None:
+    """No incident on the lane: no thread to answer in, so the person who asked hears it."""
+    assert world.client.post("/events", content=incident_events()).status_code == 200
+    world.slack.failures["files.getUploadURLExternal"] = [Reply(status=200, body={"ok": False, "error": "not_allowed"})]
+    assert slack.command("/lane", "heatmap l2-arb 30m").json()["text"] == "Rendering the heatmap…"
+    [reply] = wait_for(slack.responses)
+    assert reply.args["response_type"] == "ephemeral"
+    [block] = reply.args["blocks"]
+    text = block["text"]["text"]
+    assert text.startswith("The heatmap could not be posted (Slack answered not_allowed); its figures:\n```Settlement latency")
+    assert "l2-arb L2 " in text
+    assert "l2-arb failed " in text
+    assert len(text) <= 3000
+    assert not world.slack.of("files.completeUploadExternal")
+
+
+def test_a_heatmap_of_a_lane_in_an_incident_goes_in_its_thread_and_so_does_a_failed_one(world: World, slack: Slack) -> None:
+    world.open_incident()
+    card_ts = world.slack.history[0]["ts"]
+    slack.command("/lane", "heatmap l2-arb 30m")
+    complete = wait_for(lambda: world.slack.of("files.completeUploadExternal"))[0]
+    assert complete.args["thread_ts"] == card_ts
+    world.slack.failures["files.getUploadURLExternal"] = [Reply(status=200, body={"ok": False, "error": "not_allowed"})]
+    slack.command("/lane", "heatmap l2-arb 30m")
+    told = wait_for(lambda: [c for c in world.slack.of("chat.postMessage") if "could not be posted" in json.dumps(c.args)])
+    assert told[0].args["thread_ts"] == card_ts
+    assert not slack.responses()
 
 
 def test_a_bad_heatmap_window_is_explained(world: World, slack: Slack) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
 
 from validators.facts import FACT_NAMES, LaneFacts
 from validators.lane_pattern import UnsafePattern, check_lane_pattern
@@ -136,6 +136,8 @@ class Policy(_Strict):
     lane_pattern: str = DEFAULT_LANE_PATTERN
     runbooks: Runbooks = Runbooks()
     trust: TrustSpec = TrustSpec()
+    pagerduty_services: dict[str, StrictStr] = {}
+    """PagerDuty service id -> lane: a V3 webhook names the incident's service, never a lane."""
 
     _healthy_facts = field_validator("healthy")(_check_fact_names)
 
@@ -239,6 +241,17 @@ class Policy(_Strict):
     def runbook(self, lane: str | None = None, action: str | None = None) -> str | None:
         """The runbook for an action kind, else for a lane, if the policy names one."""
         return (self.runbooks.actions.get(action) if action else None) or (self.runbooks.lanes.get(lane) if lane else None)
+
+    @model_validator(mode="after")
+    def _services_on_lanes(self) -> Policy:
+        for service, lane in self.pagerduty_services.items():
+            if not re.fullmatch(r"[A-Z0-9]{5,}", service):  # a service's name would match no webhook, silently
+                raise ValueError(
+                    f"pagerduty_services.{service}: not a PagerDuty service id (like PIJ90N7, from the service's URL)"
+                )
+            if lane not in self.lanes:
+                raise ValueError(f"pagerduty_services.{service}: {lane!r} is not a lane of this policy ({', '.join(self.lanes)})")
+        return self
 
     @property
     def lane_token_pattern(self) -> str:

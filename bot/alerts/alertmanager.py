@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from bot.alerts.common import AlertmanagerAlert, AlertmanagerShaped, load
-from bot.alerts.model import Alert
+from bot.alerts.model import BY_LANE_LABEL, Alert, LaneRule
 
 
 class AlertmanagerPayload(AlertmanagerShaped):
@@ -13,6 +13,6 @@ class AlertmanagerPayload(AlertmanagerShaped):
     alerts: list[AlertmanagerAlert]
 
 
-def parse_alertmanager(body: bytes, lane_label: str = "lane") -> list[Alert]:
+def parse_alertmanager(body: bytes, lanes: LaneRule = BY_LANE_LABEL) -> list[Alert]:
     payload = load(AlertmanagerPayload, body)
-    return [a.to_alert("alertmanager", lane_label) for a in payload.alerts]
+    return [a.to_alert("alertmanager", lanes.label) for a in payload.alerts]

@@ -4,7 +4,7 @@ Grafana's own fields, taken unchanged."""
 from __future__ import annotations
 
 from bot.alerts.common import AlertmanagerAlert, AlertmanagerShaped, load
-from bot.alerts.model import Alert
+from bot.alerts.model import BY_LANE_LABEL, Alert, LaneRule
 
 
 class GrafanaAlert(AlertmanagerAlert):
@@ -28,6 +28,6 @@ class GrafanaPayload(AlertmanagerShaped):
     alerts: list[GrafanaAlert]
 
 
-def parse_grafana(body: bytes, lane_label: str = "lane") -> list[Alert]:
+def parse_grafana(body: bytes, lanes: LaneRule = BY_LANE_LABEL) -> list[Alert]:
     payload = load(GrafanaPayload, body)
-    return [a.to_alert("grafana", lane_label) for a in payload.alerts]
+    return [a.to_alert("grafana", lanes.label) for a in payload.alerts]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -19,6 +20,18 @@ class PayloadError(ValueError):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class LaneRule:
+    """Where an alert's lane is found: the label of this name (``LANEKEEPER_LANE_LABEL``);
+    for PagerDuty, whose webhooks carry no labels, the lane the policy gives its service."""
+
+    label: str = "lane"
+    pagerduty_services: Mapping[str, str] = field(default_factory=dict)
+
+
+BY_LANE_LABEL = LaneRule()
 
 
 @dataclass(frozen=True, slots=True)

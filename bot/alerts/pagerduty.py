@@ -9,9 +9,11 @@ give nothing to store.
 - fingerprint: the incident's (or alert's) id; starts_at: its ``created_at``, which the
   triggered and the resolved deliveries both carry, so they are one alert; ``occurred_at``
   only when ``created_at`` is missing.
-- lane: the custom detail named by the lane label: an incident custom field
-  (``data.custom_fields[{name, value}]``), else the alert body's details (``data.body.details``,
-  where PagerDuty puts an Events API ``custom_details``).
+- lane: the one the policy's ``pagerduty_services`` gives the incident's service
+  (``data.service.id``). A V3 incident carries its service, priority and urgency, but no
+  labels, no Events API ``custom_details`` and no custom field values (those come alone, in
+  ``incident.custom_field_values.updated``, an event with no status): the service is the
+  only place a lane can be told from, so one service per lane is the setup that works.
 - signatures: ``X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the body>``, possibly several
   (comma-separated) while a secret rotates.
 """
@@ -26,21 +28,12 @@ from typing import Any
 from pydantic import StrictStr
 
 from bot.alerts.common import Tolerant, UtcTime, load, validate
-from bot.alerts.model import Alert
+from bot.alerts.model import BY_LANE_LABEL, Alert, LaneRule
 
 
 class Reference(Tolerant):
     id: str = ""
     summary: str = ""
-
-
-class CustomField(Tolerant):
-    name: StrictStr
-    value: Any = None
-
-
-class Body(Tolerant):
-    details: dict[str, Any] | str | None = None
 
 
 class Resource(Tolerant):
@@ -56,8 +49,6 @@ class Resource(Tolerant):
     urgency: str | None = None
     service: Reference | None = None
     priority: Reference | None = None
-    custom_fields: tuple[CustomField, ...] = ()
-    body: Body | None = None
 
 
 class Event(Tolerant):
@@ -72,19 +63,19 @@ class PagerDutyPayload(Tolerant):
     event: Event
 
 
-def parse_pagerduty(body: bytes, lane_label: str = "lane") -> list[Alert]:
+def parse_pagerduty(body: bytes, lanes: LaneRule = BY_LANE_LABEL) -> list[Alert]:
     event = load(PagerDutyPayload, body).event
     if event.data.get("type") not in ("incident", "alert") or "status" not in event.data:
         return []
     resource = validate(Resource, event.data, ("event", "data"))
     name = resource.title or resource.summary or resource.id
-    lane = _lane(resource, lane_label)
+    lane = lanes.pagerduty_services.get(resource.service.id) if resource.service else None
     labels = {
         "alertname": name,
         "service": resource.service.summary if resource.service else "",
         "urgency": resource.urgency or "",
         "priority": resource.priority.summary if resource.priority else "",
-        **({lane_label: lane} if lane else {}),
+        **({lanes.label: lane} if lane else {}),
     }
     return [
         Alert(
@@ -100,16 +91,6 @@ def parse_pagerduty(body: bytes, lane_label: str = "lane") -> list[Alert]:
             url=resource.html_url,
         )
     ]
-
-
-def _lane(resource: Resource, label: str) -> str | None:
-    for item in resource.custom_fields:
-        if item.name == label and isinstance(item.value, str) and item.value:
-            return item.value
-    details = resource.body.details if resource.body else None
-    if isinstance(details, dict) and isinstance(details.get(label), str) and details[label]:
-        return str(details[label])
-    return None
 
 
 def verify_pagerduty_signature(body: bytes, header: str | None, secrets: Sequence[str]) -> bool:

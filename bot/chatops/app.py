@@ -27,13 +27,12 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.chatops import commands, interactions
-from bot.chatops.heatmap import HeatmapError, draw
+from bot.chatops.heatmap import HeatmapError, deliver, draw
 from bot.chatops.settlement import SETTLEMENT_USAGE
 from bot.chatops.settlement import settlement as settlement_trace
 from bot.runtime import Bot
 from bot.slack.blocks import APPROVE, REJECT
 from bot.slack.cards import ACK, ESCALATE, RESOLVE
-from bot.slack.uploads import upload
 from bot.tabletop.live import LiveDrills
 
 log = logging.getLogger(__name__)
@@ -163,11 +162,15 @@ def _commands(app: App, production: Bot, drills: LiveDrills) -> None:
             return
         bot = target(command["channel_id"])
         try:
-            picture = draw(bot.lane_status(), bot.events, words[1:])
+            picture = draw(bot.lane_status(), bot.events, words[1:], bot.clock())
         except HeatmapError as exc:
             respond(text=f"{exc}\n{commands.LANE_USAGE}", response_type="ephemeral")
             return
-        upload(client, command["channel_id"], picture.png, "lane-heatmap.png", picture.title)
+        # Into the thread of the open incident on its lanes, when asked in that incident's channel; a
+        # failed upload is answered there too, or to the person who asked.
+        card = bot.card_of(picture.lanes)
+        thread = card[1] if card is not None and card[0] == command["channel_id"] else None
+        deliver(client, picture, channel_id=command["channel_id"], thread_ts=thread, respond=respond)
 
     app.command("/lane")(ack=lane_ack, lazy=[lane_heatmap])
 

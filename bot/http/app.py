@@ -9,12 +9,11 @@ event loop keeps answering ``/healthz`` during a large ingest. A store outage an
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
@@ -24,7 +23,7 @@ from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_r
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from bot.alerts import Alert, PayloadError, parse_alertmanager, parse_grafana, parse_pagerduty, verify_pagerduty_signature
+from bot.alerts import SENDERS, Credentials, LaneRule, PayloadError, Reason, bearer
 from bot.chatops.app import SlackApp, build_slack_app, connect_socket_mode
 from bot.http import openapi
 from bot.http.body import BodyPace, BodyTooLarge, BodyTooSlow, read_body, stream_body
@@ -36,10 +35,29 @@ from bot.lanes.worker import LiveStatusError
 from bot.runtime import Bot
 
 log = logging.getLogger(__name__)
-Parser = Callable[[bytes, str], list[Alert]]
 MAX_LISTED = 10_000
-PARSERS: dict[str, Parser] = {"alertmanager": parse_alertmanager, "grafana": parse_grafana, "pagerduty": parse_pagerduty}
-SENDER = Path(description="The sending tool; another name gets 404.", json_schema_extra={"enum": list(PARSERS)})
+SENDER = Path(description=openapi.SENDERS_DOC, json_schema_extra={"enum": list(SENDERS)})
+
+
+class Refused(Exception):
+    """A sender's request refused: answered with ``status``, counted by sender and reason."""
+
+    def __init__(self, sender: str, reason: Reason, status: int, message: str) -> None:
+        super().__init__(message)
+        self.sender = sender
+        self.reason = reason
+        self.status = status
+
+
+@contextmanager
+def counted(sender: str) -> Iterator[None]:
+    """A sender's body over the size limit or slower than its deadline: refused and counted."""
+    try:
+        yield
+    except BodyTooLarge as exc:
+        raise Refused(sender, "too_large", 413, str(exc)) from None
+    except BodyTooSlow as exc:
+        raise Refused(sender, "too_slow", 408, str(exc)) from None
 
 
 def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
@@ -91,6 +109,13 @@ def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
     async def too_slow(_: Request, exc: BodyTooSlow) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=408, headers={"connection": "close"})
 
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> JSONResponse:
+        bot.metrics.payloads_rejected.labels(exc.sender, exc.reason).inc()
+        key = "detail" if exc.status in (401, 404) else "error"  # FastAPI's own shape for these, as documented
+        headers = {"connection": "close"} if exc.status == 408 else None  # a sender that slow gets no second try on it
+        return JSONResponse({key: str(exc)}, status_code=exc.status, headers=headers)
+
     _ingest_routes(app, bot)
     _read_routes(app, bot)
     _slack_routes(app, bot, slack)
@@ -99,55 +124,52 @@ def create_app(bot: Bot, *, background: bool = True) -> FastAPI:
 
 
 def _ingest_routes(app: FastAPI, bot: Bot) -> None:
-    """Everything senders post: events and the three webhooks."""
+    """Everything senders post: events, and the webhooks of the senders in ``bot.alerts.senders``."""
     settings = bot.settings
-
-    def authorize(request: Request) -> None:
-        token = settings.webhook_token
-        if token is None:
-            return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode()):
-            raise HTTPException(401, "missing or wrong bearer token (LANEKEEPER_WEBHOOK_TOKEN)")
+    token = settings.webhook_token
+    credentials = Credentials(None if token is None else token.get_secret_value(), tuple(settings.pagerduty_secrets))
+    lanes = LaneRule(settings.lane_label, bot.policy.pagerduty_services)
 
     @app.post("/events", openapi_extra=openapi.EVENTS_BODY)
     async def post_events(request: Request) -> JSONResponse:
         """NDJSON settlement events (contract §1): valid lines are committed even when others are not."""
-        authorize(request)
+        refusal = bearer(b"", request.headers, credentials)
+        if refusal is not None:
+            raise Refused("events", refusal.reason, 401, refusal.message)
         session = bot.ingestor.session()
-        async for chunk in stream_body(request, settings.max_body_bytes, request.app.state.body_pace):
-            if b"\n" in chunk:  # lines to decode, maybe a batch to commit: off the event loop
-                await run_in_threadpool(session.feed, chunk)
-            else:  # only held until its line ends: a thread hop per trickled byte would cost more
-                session.feed(chunk)
+        with counted("events"):
+            async for chunk in stream_body(request, settings.max_body_bytes, request.app.state.body_pace):
+                if b"\n" in chunk:  # lines to decode, maybe a batch to commit: off the event loop
+                    await run_in_threadpool(session.feed, chunk)
+                else:  # only held until its line ends: a thread hop per trickled byte would cost more
+                    session.feed(chunk)
         report = await run_in_threadpool(session.close)
         status = 422 if report.rejected_total and not report.accepted else 200
         return JSONResponse(report.as_json(), status_code=status)
 
     @app.post("/webhooks/{sender}", openapi_extra=openapi.WEBHOOK_BODY)
     async def post_webhook(sender: str = SENDER, *, request: Request) -> JSONResponse:
-        """An Alertmanager (v4), Grafana or PagerDuty (v3) webhook payload, unchanged."""
-        parser = PARSERS.get(sender)
-        if parser is None:
-            raise HTTPException(404, f"unknown sender {sender!r}; use one of {', '.join(PARSERS)}")
-        body = await webhook_body(request, settings.max_webhook_bytes)
-        if sender == "pagerduty" and settings.pagerduty_secrets:
-            if not verify_pagerduty_signature(body, request.headers.get("x-pagerduty-signature"), settings.pagerduty_secrets):
-                bot.metrics.payloads_rejected.labels(sender, "401").inc()
-                raise HTTPException(401, "missing or wrong X-PagerDuty-Signature")
-        else:
-            authorize(request)
+        """A sender's webhook payload, unchanged: Alertmanager (v4), Grafana or PagerDuty (V3)."""
+        found = SENDERS.get(sender)
+        if found is None:
+            raise Refused("unknown", "unknown_sender", 404, f"unknown sender {sender!r}; use one of {', '.join(SENDERS)}")
+        with counted(sender):
+            body = await webhook_body(request, settings.max_webhook_bytes)
+        refusal = found.authenticate(body, request.headers, credentials)
+        if refusal is not None:
+            raise Refused(sender, refusal.reason, 401, refusal.message)
         try:
-            alerts = parser(body, settings.lane_label)
+            alerts = found.parse(body, lanes)
         except PayloadError as exc:
-            bot.metrics.payloads_rejected.labels(sender, str(exc.status)).inc()
-            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+            raise Refused(sender, "malformed", exc.status, exc.reason) from None
         received = await run_in_threadpool(bot.incidents.receive, alerts)
         if received.new or received.resolved:
             await run_in_threadpool(bot.notify_due)  # the facts card goes out now, not at the next tick
         counter = bot.metrics.alerts
-        for outcome in ("new", "duplicates", "resolved", "inhibited"):
+        for outcome in ("new", "duplicates", "resolved"):
             counter.labels(sender, outcome.removesuffix("s")).inc(getattr(received, outcome))
+        for silenced, count in received.silenced_senders.items():  # an earlier alert may be another sender's
+            counter.labels(silenced, "inhibited").inc(count)
         return JSONResponse(
             {
                 "alerts": len(alerts),

@@ -3,7 +3,7 @@
 The handlers read raw bodies (a PagerDuty signature is over the exact bytes, NDJSON is
 streamed, errors name the line or field), so FastAPI cannot infer these; they are declared
 here for readers, client generators and the schemathesis fuzz tests. Webhook payloads are
-the alert parsers' own pydantic models.
+the alert senders' own pydantic models, listed from their registry (``bot.alerts.senders``).
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import TypeAdapter
+from pydantic.json_schema import models_json_schema
 
-from bot.alerts.alertmanager import AlertmanagerPayload
-from bot.alerts.grafana import GrafanaPayload
-from bot.alerts.pagerduty import PagerDutyPayload
+from bot.alerts.senders import SENDERS
 from validators.events import KNOWN_KINDS
 
 REF = "#/components/schemas/{model}"
-WEBHOOK_PAYLOAD = TypeAdapter(AlertmanagerPayload | GrafanaPayload | PagerDutyPayload)
+SENDERS_DOC = "The sending tool; another name gets 404. " + "; ".join(
+    f"`{s.name}`: {s.title} ({s.payload.__name__}), authenticated by {s.auth}, its lane from {s.lane}" for s in SENDERS.values()
+)
 
 EVENT = {
     "type": "object",
@@ -74,10 +74,11 @@ def install(app: FastAPI) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
-            payload = WEBHOOK_PAYLOAD.json_schema(ref_template=REF)
+            models = [s.payload for s in SENDERS.values()]
+            _, payloads = models_json_schema([(m, "validation") for m in models], ref_template=REF)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(payload.pop("$defs", {}))
-            components["WebhookPayload"] = payload
+            components.update(payloads.get("$defs", {}))
+            components["WebhookPayload"] = {"anyOf": [{"$ref": REF.format(model=m.__name__)} for m in models]}
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -17,6 +17,7 @@ Rules that Alertmanager leaves to the receiver, decided here:
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,8 +53,15 @@ class Received:
     new: int = 0
     duplicates: int = 0
     resolved: int = 0
-    inhibited: int = 0
     incidents: set[str] = field(default_factory=set)
+    silenced_senders: Counter[str] = field(default_factory=Counter)
+    """The sender of each alert this delivery silenced: its own alerts as they arrived, and
+    alerts stored before that a source alert of this delivery silenced."""
+
+    @property
+    def inhibited(self) -> int:
+        """Alerts that became silenced, each counted once each time it became so."""
+        return sum(self.silenced_senders.values())
 
 
 class IncidentEngine:
@@ -140,7 +148,7 @@ class IncidentEngine:
             .first()
         )
         if silencer is not None:
-            result.inhibited += 1
+            result.silenced_senders[alert.source] += 1
             conn.execute(
                 update(alerts)
                 .where(alerts.c.alert_id == alert.alert_id)
@@ -159,13 +167,13 @@ class IncidentEngine:
             self._touch(conn, live, alert, now)  # after the firing entry: the cause reads before its effect
         result.incidents.add(incident_id)
         if self.routing.is_source(alert):
-            self._silence_targets(conn, alert, now)
+            self._silence_targets(conn, alert, now, result)
 
-    def _silence_targets(self, conn: Connection, source: Alert, now: datetime) -> None:
+    def _silence_targets(self, conn: Connection, source: Alert, now: datetime, result: Received) -> None:
         """A lane-down alert silences that lane's symptom alerts that fire already."""
         equal_key = self.routing.equal_key(source)
         targets = conn.execute(
-            select(alerts.c.alert_id, alerts.c.incident_id, alerts.c.name).where(
+            select(alerts.c.alert_id, alerts.c.incident_id, alerts.c.name, alerts.c.source).where(
                 alerts.c.equal_key == equal_key,
                 alerts.c.status == "firing",
                 alerts.c.is_source.is_(False),
@@ -174,6 +182,7 @@ class IncidentEngine:
         ).all()
         for target in targets:
             conn.execute(update(alerts).where(alerts.c.alert_id == target.alert_id).values(inhibited=True))
+            result.silenced_senders[target.source] += 1
             if target.incident_id is not None:
                 detail = {"alert_id": target.alert_id, "name": target.name, "silenced_by": f"{source.name} ({source.alert_id})"}
                 self._log(conn, target.incident_id, now, "alert.inhibited", detail)

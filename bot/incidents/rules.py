@@ -1,10 +1,10 @@
 """Grouping and inhibition rules, as Alertmanager defines them (pure; no store).
 
 Grouping: alerts whose ``group_by`` labels have the same values belong to one group, and
-a group has at most one live incident. Inhibition: while a *source* alert fires (by
-default ``alertname=LaneDown``), alerts that share its ``equal`` labels (by default the
-lane) are silenced: stored and shown on the incident, but they open nothing and trigger
-no notification of their own.
+a group has at most one live incident; alerts without a lane group by sender and name.
+Inhibition: while a *source* alert fires (by default ``alertname=LaneDown``), alerts that
+share its ``equal`` labels (by default the lane) are silenced: stored and shown on the
+incident, but they open nothing and trigger no notification of their own.
 """
 
 from __future__ import annotations
@@ -71,8 +71,14 @@ class Routing:
         )
 
     def group_key(self, alert: Alert) -> str:
-        """``lane=l2-arb`` (several labels joined with ``,``): stable, readable in the store."""
-        return ",".join(f"{name}={label_value(alert, name)}" for name in self.group_by)
+        """``lane=l2-arb`` (several labels joined with ``,``): stable, readable in the store.
+
+        An alert without a lane, grouped by lane, would share ``lane=`` with every other
+        lane-less alert of any tool: its sender and name stand in for the lane instead."""
+        parts = [(name, label_value(alert, name)) for name in self.group_by]
+        if LANE in self.group_by and not alert.lane:
+            parts += [(n, v) for n, v in (("sender", alert.source), ("alertname", alert.name)) if n not in self.group_by]
+        return ",".join(f"{name}={value}" for name, value in parts)
 
     def is_source(self, alert: Alert) -> bool:
         """Whether this alert, while firing, silences others (all source matchers hold)."""

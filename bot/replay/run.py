@@ -24,15 +24,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.alerts import Alert, PayloadError, parse_alertmanager, parse_grafana, parse_pagerduty
+from bot.alerts import SENDERS, Alert, LaneRule, PayloadError
 from bot.config import load_settings
 from bot.replay.recorded_llm import RecordedLlm
 from bot.tabletop.runner import Control, Drill, Recorded
 from bot.tabletop.scenario import Lane, Scenario, ScenarioError, bundled, load
 from bot.wiring import llm_configured
 from validators.ndjson import parse_events
-
-PARSERS = {"alertmanager.json": parse_alertmanager, "grafana.json": parse_grafana, "pagerduty.json": parse_pagerduty}
 
 
 class ReplayError(ValueError):
@@ -59,14 +57,14 @@ def _recorded_world(folder: Path) -> tuple[Scenario, list[bytes], list[Recorded]
     start = min(e.ts for e in events).replace(second=0, microsecond=0)
     end = max(e.ts for e in events)
     deliveries: list[Recorded] = []
-    for name, parse in PARSERS.items():
-        path = folder / name
+    for sender in SENDERS.values():
+        path = folder / f"{sender.name}.json"
         if not path.is_file():
             continue
         doc = json.loads(path.read_text(encoding="utf-8"))
         for i, payload in enumerate(doc if isinstance(doc, list) else [doc]):
             try:
-                alerts: list[Alert] = parse(json.dumps(payload).encode(), "lane")
+                alerts: list[Alert] = sender.parse(json.dumps(payload).encode(), LaneRule())
             except PayloadError as exc:
                 raise ReplayError(f"{path}: payload {i}: {exc.reason}") from None
             at = min(a.starts_at for a in alerts) - start if alerts else timedelta(0)

@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 from bot.runtime import Bot
 from bot.slack.blocks import context_block, escape, section
 from bot.slack.poster import SlackPoster
+from bot.slack.uploads import upload
 from bot.store.engine import make_engine
 from bot.tabletop.report import expectations, render
 from bot.tabletop.runner import EXERCISE, Control, Drill
@@ -110,9 +111,7 @@ class LiveDrills:
             section(escape("\n".join(lines) or "no expectations")),
         ]
         self.client.chat_postMessage(channel=channel_id, text=text, blocks=blocks)
-        self.client.files_upload_v2(
-            channel=channel_id, content=report, filename=f"{session.scenario.name}-after-action.md", title=text
-        )
+        upload(self.client, channel_id, report, f"{session.scenario.name}-after-action.md", text)
 
     def wait(self, channel_id: str) -> str:
         """Block until the drill in ``channel_id`` ends; its after-action report."""
