@@ -18,6 +18,7 @@ from stores import migrated, sqlite_url
 from bot.slack.blocks import Message
 from bot.slack.outbox import Outbox, Pace
 from bot.slack.poster import SlackPoster
+from bot.slack.queue import enqueue
 from bot.store.tables import incidents
 
 NOW = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
@@ -131,3 +132,17 @@ def test_a_backlog_of_edits_does_not_hold_up_a_new_incidents_card(slack: FakeSla
     order = [c.args["text"] for c in slack.calls]
     assert order.index("message 19") < order.index("message 104")
     assert [t for t in order if t.startswith("message 10")] == [f"message {100 + i}" for i in range(6)]
+
+
+def test_a_reply_waits_for_its_card_and_then_goes_in_its_thread(slack: FakeSlack, engine: Engine) -> None:
+    """A reply queued before its card (the card queued again at start-up after a crash lost
+    it) must not go out first, at the top of the channel: it waits, then replies."""
+    with engine.begin() as conn:
+        enqueue(conn, "inc-1", "thread:1", Message("told", [], broadcast=True), NOW)
+        enqueue(conn, "inc-1", "card", text(0), NOW)
+    outbox = outbox_for(slack, engine, Pace(post_burst=10, posts_per_second=50, update_burst=10, updates_per_second=50))
+    outbox.drain()
+    outbox.close()
+    card, reply = slack.of("chat.postMessage")
+    assert "thread_ts" not in card.args
+    assert (reply.args["thread_ts"], reply.args["reply_broadcast"]) == (slack.history[0]["ts"], True)

@@ -4,6 +4,7 @@ card comes first, nothing unvalidated is posted, and every posted summary valida
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,17 @@ def assert_channel_is_safe(result: ReplayResult) -> None:
             assert headline not in posted  # nothing unvalidated reaches the channel
     for proposal in validated:
         assert proposal["headline"] in posted
+    assert_no_card_says_healthy(result.calls)
+
+
+def assert_no_card_says_healthy(calls: list[dict[str, Any]]) -> None:
+    """Every version of every card (the thread's parent) is for a lane in an open incident
+    or one with no data: none may read "healthy", whatever its figures."""
+    cards = {c["ts"] for c in calls if c["method"] == "chat.postMessage" and not c["args"].get("thread_ts")}
+    for call in calls:
+        if call["ts"] in cards:
+            text = json.dumps(call["args"]["blocks"], ensure_ascii=False)
+            assert not re.search(r"\bhealthy\b", text), text
 
 
 @pytest.mark.parametrize("name", sorted(bundled()))

@@ -55,10 +55,10 @@ class Slack:
         return self.world.slack.of("hook")
 
 
-def slack_world(database_url: str, *, with_llm: bool = True) -> Iterator[World]:
+def slack_world(database_url: str, *, with_llm: bool = True, **settings: Any) -> Iterator[World]:
     """The bot with its Slack app (signed requests), a model that suggests a rollback."""
     with running(FakeOpenAI(responder=rollback_proposal)) as llm, running(FakeSlack()) as slack:
-        yield from world_for(database_url, llm, slack, with_llm=with_llm, slack_signing_secret=SECRET)
+        yield from world_for(database_url, llm, slack, with_llm=with_llm, slack_signing_secret=SECRET, **settings)
 
 
 @pytest.fixture

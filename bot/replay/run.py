@@ -176,11 +176,24 @@ def _block_text(block: dict[str, Any]) -> list[str]:
 
 
 def print_channel(calls: list[dict[str, Any]], out: TextIO | None = None) -> None:
+    """In the order it happened: top-level messages as the channel shows them, replies indented
+    under the incident's thread (marked when also sent to the channel), edits as edits."""
     out = out or sys.stdout  # looked up now: a caller may have replaced it
+    replies: set[str] = set()
     for call in calls:
-        edited = call["method"] == "chat.update"
+        thread = call["args"].get("thread_ts")
+        if call["method"] == "chat.postMessage" and thread:
+            replies.add(call["ts"])
+        reply = call["ts"] in replies
+        indent = "      " if reply else ""
         when = call.get("at", "")[11:19]
-        print(f"\n[{when} UTC] lanekeeper{' (edited the message above)' if edited else ''}", file=out)
+        if call["method"] == "chat.update":
+            what = " (edited a reply in the thread)" if reply else " (edited the message above)"
+        elif reply:
+            what = " in the thread" + (", also sent to the channel" if call["args"].get("reply_broadcast") else "")
+        else:
+            what = ""
+        print(f"\n{indent}[{when} UTC] lanekeeper{what}", file=out)
         for block in call["args"]["blocks"]:
             for line in _block_text(block):
-                print(f"  {line}", file=out)
+                print(f"{indent}  {line}", file=out)

@@ -236,6 +236,14 @@ def _summary(data: CardData) -> list[Block]:
     return blocks
 
 
+def summary_reply(data: CardData) -> Message:
+    """A validated summary as a reply in the thread: the card shows the latest; the thread
+    keeps each, so what the channel was told stays readable."""
+    assert data.summary is not None
+    note = context_block("AI summary, validated against the raw events and the policy; figures computed from the events.")
+    return Message(escape(f"AI summary: {data.summary.headline}"), [*_summary(data), note])
+
+
 def _ai_note(data: CardData, incident_id: str) -> str:
     if data.ai == "pending":
         return "AI summary: validating…"

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.incidents.card import store as store_card
 from bot.processes import die_with_parent
 from bot.slack.blocks import action_message, action_purpose
-from bot.slack.cards import queue_card
+from bot.slack.cards import queue_card, summary_reply
 from bot.slack.queue import enqueue
 from bot.store.engine import make_engine, reading
 from bot.store.events import EventStore
@@ -96,13 +96,16 @@ def run(incident_id: str, *, queue: bool, now: datetime) -> Outcome:
         # nor re-open a rollback just executed), nor one already open on its lane (one message,
         # one vote; the partial unique index decides that one).
         done = decided(conn, incident_id)
-        store_card(conn, incident_id, card_data(result, _parts.policy, done), now)
+        data = card_data(result, _parts.policy, done)
+        store_card(conn, incident_id, data, now)
         wanted_rows = [row for row in result.suggested if (row["kind"], row["lane"]) not in done]
         fresh = [suggested_state(row) for row in wanted_rows if insert_suggestion(conn, row)]
         for action in fresh:
             note(conn, action, now, "action.suggested", actor="lanekeeper", extra={"reason": action.reason})
         if queue:
             queue_card(conn, incident_id, _parts.policy, now)
+            if data.summary is not None:  # each validated summary stays in the thread; the card shows the latest
+                enqueue(conn, incident_id, f"summary:{result.call_id}", summary_reply(data), now)
             for action in fresh:
                 message = action_message(action, _parts.policy.runbook(action.lane, action.kind))
                 enqueue(conn, incident_id, action_purpose(action.action_id), message, now)

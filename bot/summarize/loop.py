@@ -49,6 +49,8 @@ class SummaryResult:
     suggested: tuple[dict[str, Any], ...] = ()
     """``actions`` rows for what the validated proposal suggests, not stored yet: the caller
     stores them in the transaction that queues the messages showing them."""
+    call_id: int | None = None
+    """The audit row of the validated proposal."""
 
     @property
     def facts_only(self) -> bool:
@@ -95,7 +97,7 @@ class Summarizer:
             call_id = self._audit(context, prompt, attempt, completion, outcome=outcome, report=report)
             if outcome == "validated":
                 assert isinstance(doc, dict)
-                return SummaryResult(context, doc, None, attempt, self._suggest(context, call_id, doc))
+                return SummaryResult(context, doc, None, attempt, self._suggest(context, call_id, doc), call_id)
             log.info("proposal rejected", extra={"incident_id": incident_id, "codes": sorted(report.codes)})
             prompt = reask(prompt, completion.text or "", report)
         assert report is not None
