@@ -311,6 +311,7 @@ def storm(total: int, seconds: float, work: Path, database_url: str, *, llm_dela
             "sender_retries": dict(Counter(errors)),
             "incidents": incidents,
             "slack_calls": dict(methods),
+            "cards": sum(1 for c in slack.calls if c.method == "chat.postMessage" and "thread_ts" not in c.args),
             "slack_refused": slack.refused,
             "max_posts_1s": max_in_window(slack.calls, "chat.postMessage", 1.0),
             "max_posts_60s": max_in_window(slack.calls, "chat.postMessage", 60.0),

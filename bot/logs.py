@@ -46,3 +46,8 @@ def configure(level: str = "INFO", json_lines: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for chatty in QUIET:  # their start-up lines say nothing an operator acts on; their warnings still show
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+QUIET = ("alembic", "uvicorn", "uvicorn.error", "slack_bolt", "slack_sdk", "httpx", "nats")

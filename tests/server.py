@@ -27,6 +27,7 @@ def bot_env(database_url: str, slack_url: str, llm_url: str | None = None, **mor
     env = {
         "LANEKEEPER_DATABASE_URL": database_url,
         "SLACK_BOT_TOKEN": "xoxb-loopback-token-0000",
+        "SLACK_SIGNING_SECRET": "loopback-signing-secret",  # serve refuses a token without its secret
         "LANEKEEPER_CHANNEL": "C0INCIDENT",
         "SLACK_API_URL": slack_url,
     }

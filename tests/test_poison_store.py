@@ -27,6 +27,7 @@ from bot.store.events import EventStore, to_us
 from bot.store.tables import events as events_table
 from validators.facts import Window, compute_facts
 from validators.ndjson import parse_events
+from validators.trust import scored
 
 POISON = {
     "ts 0001-01-01": line(ts="0001-01-01T00:00:00Z"),
@@ -79,13 +80,14 @@ def test_poison_among_999_valid_lines_is_refused_and_the_bot_stays_whole(client:
     valid = stream.events()
     watermark = max(e.ts for e in valid if e.lane == "l2-arb")
     facts = compute_facts(valid, Window(watermark - timedelta(minutes=30), watermark + timedelta(microseconds=1)))
-    assert status.json()["facts"] == facts.lane("l2-arb").as_dict()
+    expected = scored(facts.lane("l2-arb"), bot.policy.trust, "l2-arb")
+    assert status.json()["facts"] == expected.as_dict()
     assert client.post("/webhooks/alertmanager", content=alertmanager()).status_code == 200
     health = client.get("/healthz")
     assert (health.status_code, health.json()["ok"]) == (200, True)
     restarted = running(bot.settings.database_url)  # a second process on the same store, as after a restart
     try:
-        assert restarted.lane_status()["l2-arb"].facts == facts.lane("l2-arb")
+        assert restarted.lane_status()["l2-arb"].facts == expected
     finally:
         restarted.close()
 
@@ -154,7 +156,7 @@ def test_a_restart_skips_stored_rows_out_of_bounds_with_a_log_line(database_url:
         status = restarted.lane_status()
         assert set(status) == {"l2-arb"}
         window = status["l2-arb"].window
-        assert status["l2-arb"].facts == compute_facts(valid, window).lane("l2-arb")
+        assert status["l2-arb"].facts == scored(compute_facts(valid, window).lane("l2-arb"), restarted.policy.trust, "l2-arb")
         with TestClient(create_app(restarted, background=False)) as client:
             assert client.get("/healthz").status_code == 200
             assert client.post("/webhooks/alertmanager", content=alertmanager()).status_code == 200

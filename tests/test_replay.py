@@ -66,7 +66,10 @@ def test_the_demo_replay_catches_the_wrong_figure_and_posts_the_corrected_summar
     assert [a["outcome"] for a in result.attempts] == ["rejected", "validated"]
     assert_channel_is_safe(result)
     calls = json.loads(out.read_text())
-    assert [c["method"] for c in calls] == ["chat.postMessage", "chat.update", "chat.postMessage"]
+    # the card, its edit with the validated summary, that summary kept in the thread, the suggested rollback
+    assert [c["method"] for c in calls] == ["chat.postMessage", "chat.update", "chat.postMessage", "chat.postMessage"]
+    assert calls[2]["args"]["text"].startswith("AI summary: ")
+    assert calls[3]["args"]["text"].startswith("Suggested rollback l2-arb")
     assert set(calls[0]) == {"method", "args"}
 
 

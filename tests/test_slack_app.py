@@ -421,8 +421,8 @@ def test_a_429_storm_loses_no_message_and_doubles_none(world: World, slack: Slac
     wait_for(lambda: action_updates(world))
     world.bot.drain(timeout=60)
     posts = world.slack.of("chat.postMessage")
-    assert len(posts) == 2  # the card, the action: each once
-    assert len({c.args["text"] for c in posts}) == 2
+    assert len(posts) == 3  # the card, the summary's reply in its thread, the action: each once
+    assert len({c.args["text"] for c in posts}) == 3
     updates = world.slack.of("chat.update")
     assert "validated against the raw events" in json.dumps(updates[0].args["blocks"])
     assert "1 of 2 approvals" in action_updates(world)[-1]

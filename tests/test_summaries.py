@@ -130,9 +130,11 @@ def world(database_url: str, llm: FakeOpenAI, slack: FakeSlack) -> Iterator[Worl
 
 def test_a_valid_proposal_replaces_the_facts_card_with_computed_values(world: World) -> None:
     incident_id = world.open_incident()
-    [posted] = world.slack.of("chat.postMessage")
+    posted, reply = world.slack.of("chat.postMessage")
     [updated] = world.slack.of("chat.update")
     assert "AI summary: validating" in json.dumps(posted.args["blocks"])
+    assert reply.args["thread_ts"] == world.slack.history[0]["ts"]  # the validated summary also stays in the thread
+    assert "• l2-arb Failed 5 — " in json.dumps(reply.args["blocks"], ensure_ascii=False)
     assert updated.args["ts"] == world.slack.history[0]["ts"]  # the card it posted is the one it edits
     assert updated.args["channel"] == "C0INCIDENT"
     text = json.dumps(updated.args["blocks"], ensure_ascii=False)
@@ -344,7 +346,9 @@ def test_a_new_alert_re_summarizes_into_the_same_message(database_url: str, llm:
         assert len(world.slack.of("chat.update")) == 2  # one card, edited: summary, then the new alert's summary
         assert len(llm.requests) == 2
         assert "CanaryFailing" in json.dumps(world.slack.of("chat.update")[-1].args["blocks"])
-        [told] = replies  # the new alert is told in the card's thread, not in the channel
+        summaries = [r for r in replies if r.args["text"].startswith("AI summary:")]
+        assert len(summaries) == 2  # each validated summary stays in the thread
+        [told] = [r for r in replies if r not in summaries]  # the new alert is told in the card's thread, not in the channel
         assert told.args["thread_ts"] == world.slack.history[0]["ts"]
         assert not told.args["reply_broadcast"]
         assert "CanaryFailing fired on l2-arb" in json.dumps(told.args["blocks"])

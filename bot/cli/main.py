@@ -10,7 +10,7 @@ from collections.abc import Sequence
 COMMANDS = {
     "validate": "bot.cli.validate",
     "serve": "bot.cli.serve",
-    "db": "bot.cli.status",
+    "db": "bot.cli.db",
     "lanes": "bot.cli.status",
     "incidents": "bot.cli.status",
     "tabletop": "bot.cli.tabletop",

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import logging
 import resource
+import socket
 import sys
 from typing import Any
 
 from bot import logs
-from bot.config import SettingsError, load_settings
+from bot.config import Settings, SettingsError, load_settings
+from bot.store.diagnose import sqlite_location
 from bot.store.engine import StoreError
+from bot.wiring import llm_configured
 
 log = logging.getLogger("lanekeeper")
 
@@ -34,9 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
     logs.configure(json_lines=None if args.log_format is None else args.log_format == "json")
     try:
-        bot = Bot(load_settings())
+        settings = load_settings()
+        check_start(settings, args.host, args.port)
+        bot = Bot(settings)
         bot.start()
-    except (SettingsError, StoreError) as exc:
+    except (SettingsError, StoreError, ValueError) as exc:  # one line, naming the setting and what to do
         print(f"lanekeeper serve: {exc}", file=sys.stderr)
         return 2
     # Ingest allocates hundreds of thousands of objects a second; with the default thresholds
@@ -49,28 +55,60 @@ def run(args: argparse.Namespace) -> int:
     # Slack call) may wait that long behind it; 1 ms keeps cards fast during a burst.
     sys.setswitchinterval(0.001)
     files = raise_open_file_limit()
-    log.info(
-        "listening",
-        extra={
-            "host": args.host,
-            "port": args.port,
-            "store": bot.engine.url.render_as_string(hide_password=True),
-            "open_files": files,
-            "max_connections": bot.settings.max_connections,
-        },
-    )
+    print(started_line(settings, args.host, args.port, bot.engine.url.render_as_string(hide_password=True)), file=sys.stderr)
+    log.info("listening", extra={"open_files": files, "max_connections": bot.settings.max_connections})
     try:
         uvicorn.run(
             create_app(bot),
             host=args.host,
             port=args.port,
             log_config=None,
+            log_level="warning",
             access_log=False,
             limit_concurrency=bot.settings.max_connections,
         )
     finally:
         bot.close()
     return 0
+
+
+def check_start(settings: Settings, host: str, port: int) -> None:
+    """Mistakes found before anything starts, each as one line naming what to change."""
+    if settings.database_url.startswith("sqlite"):
+        problem = sqlite_location(settings.database_url)
+        if problem:
+            raise SettingsError(problem)
+    token, secret = settings.slack_bot_token is not None, settings.slack_signing_secret is not None
+    if token != secret:
+        have, need = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if token else ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+        raise SettingsError(
+            f"{need}: required with {have} (Slack needs both: the token to post, the secret to check Slack's requests); "
+            "set both, or neither to run without Slack"
+        )
+    if token and settings.channel is None:
+        raise SettingsError("LANEKEEPER_CHANNEL: required with SLACK_BOT_TOKEN (the channel incidents are posted to, by id)")
+    if settings.slack_app_token is not None and not token:
+        raise SettingsError("SLACK_BOT_TOKEN: required with SLACK_APP_TOKEN (Socket Mode carries requests, not the posts)")
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = (
+                "is in use (another lanekeeper serve?)" if exc.errno == errno.EADDRINUSE else f"cannot be used: {exc.strerror}"
+            )
+            raise SettingsError(f"--port: {port} on {host} {reason}; stop what holds it, or choose another with --port") from None
+
+
+def started_line(settings: Settings, host: str, port: int, store: str) -> str:
+    """What runs, in one line: an operator learns now, not an hour later, that nothing will be posted."""
+    if settings.slack_bot_token is None:
+        slack = "Slack is not configured; nothing will be posted"
+    else:
+        mode = "Socket Mode" if settings.slack_app_token is not None else f"HTTP at http://{host}:{port}/slack/events"
+        slack = f"Slack: {mode}, posting to {settings.channel}"
+    llm = f"LLM: {settings.model}" if llm_configured(settings) else "LLM: none, facts-only summaries"
+    nats = f"NATS: {settings.nats_stream} at {settings.nats_url}" if settings.nats_url else "NATS: off"
+    return f"lanekeeper serve: listening on http://{host}:{port} · store {store} · {slack} · {llm} · {nats}"
 
 
 def raise_open_file_limit() -> int:

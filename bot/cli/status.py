@@ -1,6 +1,7 @@
-"""``lanekeeper db upgrade``, ``lanekeeper lanes`` and ``lanekeeper incidents``: the store
-from a terminal. Lane status is the snapshot the server keeps current: one row per lane,
-no scan of events, so it answers instantly however many events are stored."""
+"""``lanekeeper lanes`` and ``lanekeeper incidents``: the store from a terminal, read only
+(a missing store is said, never created). Lane status is the snapshot the server keeps
+current: one row per lane, no scan of events, so it answers instantly however many events
+are stored."""
 
 from __future__ import annotations
 
@@ -16,18 +17,12 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.incidents import IncidentError
 from bot.incidents.views import list_incidents, show_incident
 from bot.lanes import snapshot
-from bot.store.engine import StoreError, make_engine, upgrade
+from bot.store.engine import StoreError, open_existing
 from bot.wiring import load_policy
 from validators.rules import stamp
 
 
 def add_parsers(sub: Any) -> None:
-    db = sub.add_parser("db", help="the store's schema")
-    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    up = db_sub.add_parser("upgrade", help="apply migrations (serve also does this at start-up)")
-    up.add_argument("--revision", default="head")
-    up.set_defaults(run=lambda a: _with_store(a, _upgrade))
-
     lanes = sub.add_parser("lanes", help="lane status from the store")
     lanes.add_argument("--json", action="store_true", help="one JSON document")
     lanes.set_defaults(run=lambda a: _with_store(a, _lanes))
@@ -43,8 +38,7 @@ def add_parsers(sub: Any) -> None:
 def _with_store(args: argparse.Namespace, action: Callable[[argparse.Namespace, Engine, Settings], int]) -> int:
     try:
         settings = load_settings()
-        engine = make_engine(settings.database_url)
-        upgrade(engine, getattr(args, "revision", "head"))
+        engine = open_existing(settings.database_url)
     except (SettingsError, StoreError) as exc:
         print(f"lanekeeper {args.command}: {exc}", file=sys.stderr)
         return 2
@@ -52,11 +46,6 @@ def _with_store(args: argparse.Namespace, action: Callable[[argparse.Namespace, 
         return action(args, engine, settings)
     finally:
         engine.dispose()
-
-
-def _upgrade(args: argparse.Namespace, engine: Engine, _: Settings) -> int:
-    print(f"store at {engine.url.render_as_string(hide_password=True)} is at revision {args.revision}")
-    return 0
 
 
 def _lanes(args: argparse.Namespace, engine: Engine, settings: Settings) -> int:

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from bot.store.diagnose import explain
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -40,9 +42,6 @@ def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
-    database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin)
@@ -50,14 +49,44 @@ def make_engine(url: str) -> Engine:
 
 
 def open_existing(url: str) -> Engine:
-    """An engine on a store that must already exist: a read command never creates one (an
-    SQLite file would otherwise appear, empty, wherever it was run)."""
+    """An engine on a store that must already exist and be migrated: a read command never
+    creates one (an SQLite file would otherwise appear, empty, wherever it was run, and say
+    all is quiet) nor changes one."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         database = make_url(url).database
         if not database or database == ":memory:" or not Path(database).expanduser().is_file():
-            raise StoreError(f"no store at {database or url}: nothing has been stored there yet (lanekeeper serve creates it)")
-    return make_engine(url)
+            raise StoreError(
+                f"no store at {Path(database or url).expanduser().resolve()}: nothing was created; run this where the "
+                "bot's store is, or set LANEKEEPER_DATABASE_URL to it"
+            )
+    engine = make_engine(url)
+    try:
+        behind = revision(engine) != head_revision()
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(explain(str(getattr(exc, "orig", None) or exc), url)) from None
+    if behind:
+        engine.dispose()
+        raise StoreError(
+            f"the store at {engine.url.render_as_string(hide_password=True)} is not at this version's schema; "
+            "run `lanekeeper db upgrade` (or start `lanekeeper serve`, which migrates)"
+        )
+    return engine
+
+
+def revision(engine: Engine) -> str | None:
+    """The store's migration revision (None: never migrated)."""
+    from alembic.migration import MigrationContext  # noqa: PLC0415 (alembic loads only where used)
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -130,7 +159,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                     connection.commit()
                 else:
                     _sqlite_foreign_keys(connection, on=True)
+    except OperationalError as exc:  # the store cannot be reached or opened: said as the operator can act on it
+        raise StoreError(explain(str(exc.orig or exc), engine.url.render_as_string(hide_password=False))) from exc
     except SQLAlchemyError as exc:
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one line, whatever the driver wrote
         raise StoreError(f"cannot migrate the store at {engine.url.render_as_string(hide_password=True)}: {reason}") from exc
-    log.info("store schema at %s", revision)
+    log.debug("store schema at %s", revision)  # the start-up line names the store; this is detail
