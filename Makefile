@@ -28,8 +28,11 @@ typecheck: $(STAMP)
 services:
 	@scripts/services.sh
 
+# Two workers (the suite is mostly waiting on servers); the tests that restart a shared
+# service run alone afterwards.
 test: lint typecheck services
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 -m "not serial"
+	$(BIN)/pytest -m serial
 
 bench: $(STAMP) services
 	@mkdir -p bench/results

@@ -159,6 +159,7 @@ class Producer(threading.Thread):
                     time.sleep(0.2)
 
 
+@pytest.mark.serial
 @pytest.mark.skipif(pg_restart_command() is None, reason="needs the machine's PostgreSQL cluster (pg_ctlcluster)")
 def test_postgresql_restarted_mid_ingest_loses_nothing_and_the_server_recovers_by_itself(
     postgres_url: str,

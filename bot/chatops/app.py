@@ -3,8 +3,9 @@ the rest: each listener parses, hands the narrow part of the bot it concerns to
 ``commands`` or ``interactions``, and answers.
 
 Bolt checks every request's signature and timestamp (a bad or stale one gets 401); a
-request whose signature was seen already (a replay inside bolt's five-minute timestamp
-tolerance) gets 401 too, unless it is Slack retrying, which is acknowledged and dropped. Each
+request whose signature was seen already, by any replica on the store (a replay inside
+bolt's five-minute timestamp tolerance), gets 401 too, unless it is Slack retrying, which
+is acknowledged and dropped. Each
 listener acknowledges at once; anything slow (an approval that calls the action webhook, a
 heatmap upload) runs in a lazy listener after the acknowledgement, well inside Slack's 3
 seconds. An event Slack retries (``X-Slack-Retry-Num``) whose first delivery was seen is
@@ -14,8 +15,6 @@ acknowledged and not processed again.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.chatops import commands, interactions
 from bot.chatops.heatmap import HeatmapError, deliver, draw
+from bot.chatops.seen import replay_guard
 from bot.chatops.settlement import SETTLEMENT_USAGE
 from bot.chatops.settlement import settlement as settlement_trace
 from bot.runtime import Bot
@@ -40,24 +40,6 @@ SEEN_EVENTS = 10_000
 SEEN_SIGNATURES = 100_000
 """More than Slack sends a workspace's app in five minutes (the timestamp tolerance,
 after which bolt refuses a replay as stale by itself)."""
-
-
-class _Seen:
-    """Keys already processed (bounded, oldest forgotten first)."""
-
-    def __init__(self, bound: int) -> None:
-        self.bound = bound
-        self._keys: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def first_time(self, key: str) -> bool:
-        with self._lock:
-            if key in self._keys:
-                return False
-            self._keys[key] = None
-            if len(self._keys) > self.bound:
-                self._keys.popitem(last=False)
-            return True
 
 
 def _header(req: BoltRequest, name: str) -> str | None:
@@ -94,13 +76,13 @@ def build_slack_app(bot: Bot) -> SlackApp | None:
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         token_verification_enabled=False,  # Slack being unreachable must not stop the server from starting
     )
-    seen, signatures = _Seen(SEEN_EVENTS), _Seen(SEEN_SIGNATURES)
+    seen, signatures = replay_guard(bot.engine, SEEN_EVENTS), replay_guard(bot.engine, SEEN_SIGNATURES)
     drills = LiveDrills(client, settings.channel)
 
     @app.middleware  # runs after bolt verified the signature: only genuine requests are remembered
     def refuse_replays(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
         signature = _header(req, "x-slack-signature")  # none in Socket Mode, where nothing can be replayed
-        if signature is not None and not signatures.first_time(signature):
+        if signature is not None and not signatures.first_time(f"sig:{signature}"):
             if _header(req, "x-slack-retry-num"):
                 return BoltResponse(status=200, body="")
             log.warning("refused a replayed Slack request (its signature was seen already)")
@@ -110,7 +92,7 @@ def build_slack_app(bot: Bot) -> SlackApp | None:
     @app.middleware
     def skip_retried_events(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
         event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
-        if event_id and not seen.first_time(event_id) and _header(req, "x-slack-retry-num"):
+        if event_id and not seen.first_time(f"event:{event_id}") and _header(req, "x-slack-retry-num"):
             return BoltResponse(status=200, body="")
         return next()
 

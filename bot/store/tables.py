@@ -268,3 +268,13 @@ store_probe = Table(
     Column("probe_id", Integer, primary_key=True, autoincrement=False),
     Column("written_at", UtcDateTime, nullable=False),
 )
+
+slack_seen = Table(
+    "slack_seen",
+    metadata,
+    # A Slack request signature ("sig:v0=…") or event id ("event:Ev…") already taken, by any
+    # replica; seen_at in microseconds since the epoch (wall clock: Slack's timestamps are).
+    Column("key", String(160), primary_key=True),
+    Column("seen_at", BigInteger, nullable=False),
+    Index("ix_slack_seen_seen_at", "seen_at"),
+)
