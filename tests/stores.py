@@ -65,6 +65,8 @@ def store(name: str, folder: Path) -> Iterator[str]:
 
 
 def sqlite_url(folder: Path) -> str:
+    """A store in ``folder``, made as an operator makes it: the bot never creates directories."""
+    folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'lanekeeper.db'}"
 
 

@@ -20,7 +20,7 @@ from stores import running, sqlite_url
 from bot.http.app import create_app
 from bot.runtime import Bot
 
-HANG_S = 5.0
+HANG_S = 30.0  # a hang (a runaway regex, a lock never released), not a slow answer on a busy machine
 EXAMPLES = 60
 
 

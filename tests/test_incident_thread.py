@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +216,20 @@ def alert_on(lane: str, name: str, starts: float = 600) -> bytes:
         alert["fingerprint"] = f"fp-{name}-{lane}"
     doc["groupLabels"] = {"lane": lane}
     return json.dumps(doc).encode()
+
+
+def test_replies_told_before_the_card_is_due_wait_for_it_and_never_reach_the_channel(database_url: str) -> None:
+    """Found by the alert storm under load: an alert's reply queued while its incident's card
+    was not yet due (group_wait) went out as a message of its own in the channel."""
+    for world in slack_world(database_url, with_llm=False, group_wait=timedelta(minutes=5)):
+        world.open_incident()
+        world.client.post("/webhooks/alertmanager", content=alertmanager(name="CanaryFailing", starts=610))
+        settle(world)
+        assert world.slack.of("chat.postMessage") == []  # the card is not due: nothing, not even its replies
+        world.clock.advance(301)
+        settle(world)
+        settle(world)  # the round after the card's: its replies
+        posts = world.slack.of("chat.postMessage")
+        assert [c for c in posts if not c.args.get("thread_ts")] == posts[:1]  # the card, first and alone in the channel
+        assert any("CanaryFailing fired on l2-arb" in text_of(c) for c in replies(world))
+        assert {c.args["thread_ts"] for c in replies(world)} == {card_ts(world)}

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, exists, or_, select, update
 
-from bot.slack.blocks import Message, context_block, escape, section
+from bot.slack.blocks import CARD, Message, context_block, escape, section
 from bot.slack.cards import mention
 from bot.slack.figures import threshold, when
 from bot.slack.queue import enqueue
 from bot.store.engine import reading
-from bot.store.tables import incidents, timeline
+from bot.store.tables import incidents, outbox, slack_messages, timeline
 
 ROUND = 500
 """Entries looked at per round; the rest wait for the next one."""
@@ -89,10 +89,17 @@ def tell(engine: Engine, now: datetime) -> int:
 
 
 def _untold(limit: int) -> Any:
+    """Entries not told yet, of incidents whose card is queued or posted: a reply queued
+    before its thread's parent would go out as a message of its own in the channel (the card
+    waits for group_wait). The outbox sends a queued card before its replies."""
+    has_card = or_(
+        exists().where(outbox.c.incident_id == incidents.c.incident_id, outbox.c.purpose == CARD),
+        exists().where(slack_messages.c.incident_id == incidents.c.incident_id, slack_messages.c.purpose == CARD),
+    )
     return (
         select(timeline.c.entry_id, timeline.c.incident_id, timeline.c.at, timeline.c.kind, timeline.c.actor, timeline.c.detail)
         .join(incidents, incidents.c.incident_id == timeline.c.incident_id)
-        .where(timeline.c.entry_id > incidents.c.thread_entry_id)
+        .where(timeline.c.entry_id > incidents.c.thread_entry_id, has_card)
         .order_by(timeline.c.entry_id)
         .limit(limit)
     )
