@@ -6,11 +6,17 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
 from bot.actions import ActionError, Actions, ActionState, Ballot, Decision
 from bot.incidents import IncidentError
 from bot.incidents.desk import Desk
-from bot.slack.blocks import APPROVE, REASON, REASON_MAX, cut
+from bot.postmortem import Drafter
+from bot.slack.blocks import APPROVE, CARD, REASON, REASON_MAX, cut
 from bot.slack.cards import ACK, ESCALATE, RESOLVE
+from bot.slack.poster import posted
+from bot.slack.uploads import upload
 
 
 def reason_of(state: dict[str, Any]) -> str | None:
@@ -50,3 +56,27 @@ def incident_button(desk: Desk, body: dict[str, Any], respond: Any) -> None:
     except IncidentError as exc:
         reason = str(exc)
         respond(text=reason[:1].upper() + reason[1:] + ".", response_type="ephemeral", replace_original=False)
+
+
+def postmortem_button(drafter: Drafter, client: WebClient, body: dict[str, Any], respond: Any) -> None:
+    """Draft postmortem on a resolved incident's card: the draft, as a Markdown file, in the
+    incident's thread. What stops it (still open, no thread, Slack refusing the file) is
+    told to the clicker alone."""
+    incident_id = body["actions"][0]["value"]
+    try:
+        made = drafter.draft(incident_id)
+    except IncidentError as exc:
+        return _tell(respond, str(exc))
+    card = posted(drafter.engine, incident_id, CARD)
+    if made.status != "resolved" or card is None:
+        why = "it is not resolved yet" if made.status != "resolved" else "its card was never posted"
+        return _tell(respond, f"No postmortem draft for #{made.number}: {why}")
+    title = f"Postmortem draft #{made.number} ({'facts only' if made.facts_only else 'with a validated narrative'})"
+    try:
+        upload(client, card[0], made.markdown, f"postmortem-{made.number}.md", title, thread_ts=card[1])
+    except SlackApiError as exc:
+        _tell(respond, f"The postmortem draft of #{made.number} could not be posted (Slack answered {exc.response.get('error')})")
+
+
+def _tell(respond: Any, reason: str) -> None:
+    respond(text=reason[:1].upper() + reason[1:] + ".", response_type="ephemeral", replace_original=False)
