@@ -19,6 +19,7 @@ from bot.incidents.desk import Desk
 from bot.lanes.window import LaneStatus
 from bot.slack.blocks import Message, escape, plain, quoted
 from bot.tabletop.live import DrillError, LiveDrills
+from bot.tabletop.roles import RolesError, parse_start
 from bot.tabletop.scenario import bundled
 from validators.policy import Policy
 
@@ -33,7 +34,8 @@ INCIDENT_USAGE = (
     "`/incident help` — ID is the card's number (`#7`) or the full id"
 )
 TABLETOP_USAGE = (
-    "`/tabletop list` · `/tabletop start SCENARIO [SPEED]` (SPEED: simulated seconds per real second, default 1) · "
+    "`/tabletop list` · `/tabletop start SCENARIO [SPEED] [@role=@person ...]` (SPEED: simulated seconds per real "
+    "second, default 1; a role given to a person is never played by the bot) · "
     "`/tabletop status` · `/tabletop pause` · `/tabletop resume` · `/tabletop end` · `/tabletop help`"
 )
 SUGGESTING = {"/rollback": "rollback", "/reroute": "reroute", "/pause": "pause_lane"}
@@ -138,14 +140,18 @@ def tabletop(drills: LiveDrills, words: list[str], channel_id: str, channel_name
         if verb == "list":
             return Reply(plain("\n".join(f"`{name}` — {s.description}" for name, s in scenarios.items())))
         if verb == "start":
-            if not rest or len(rest) > 2 or rest[0] not in scenarios:
-                given = f" ({quoted(rest[0])} is not one)" if rest else ""
-                return usage(f"`/tabletop start` needs a bundled scenario{given}: {', '.join(scenarios)}.", TABLETOP_USAGE)
             try:
-                speed = float(rest[1]) if len(rest) == 2 else 1.0
-            except ValueError:
-                return usage(f"Speed {quoted(rest[1])} is not a number.", TABLETOP_USAGE)
-            return Reply(plain(drills.start(channel_id, channel_name, scenarios[rest[0]], speed, user_id)), in_channel=True)
+                line = parse_start(rest)
+            except RolesError as exc:
+                return usage(f"{exc}.", TABLETOP_USAGE)
+            if line.scenario not in scenarios:
+                given = f" ({quoted(line.scenario)} is not one)"
+                return usage(f"`/tabletop start` needs a bundled scenario{given}: {', '.join(scenarios)}.", TABLETOP_USAGE)
+            scenario = scenarios[line.scenario]
+            started = drills.start(
+                channel_id, channel_name, scenario, 1.0 if line.speed is None else line.speed, user_id, people=line.people
+            )
+            return Reply(plain(started), in_channel=True)
         controls = {"status": drills.status, "pause": drills.pause, "resume": drills.resume, "end": drills.end}
         if verb not in controls or rest:
             return usage(f"Unknown or malformed subcommand {quoted(' '.join(words))}.", TABLETOP_USAGE)

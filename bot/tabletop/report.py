@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.tabletop.decisions import Made
 from bot.tabletop.runner import DrillLog
 
 
@@ -26,6 +27,42 @@ def expectations(log: DrillLog) -> list[tuple[str, timedelta, timedelta | None, 
         verdict = "never" if took is None else ("met" if took <= expected.within else "late")
         out.append((label, expected.within, took, verdict))
     return out
+
+
+def _who(log: DrillLog, made: Made) -> str:
+    roles = [role for role, user in log.people.items() if user == made.who]
+    if made.scripted:
+        roles = list(dict.fromkeys(r.role for r in log.scenario.responders if r.user == made.who and r.role))
+    return f"<@{made.who}>" + (f" ({', '.join(roles)})" if roles else "")
+
+
+def _score(log: DrillLog, made: Made) -> str:
+    """How a decision counts against the expectations: the one that met (or missed) one, a
+    step toward one (a first approval), or none expected."""
+    for label, within, took, verdict in expectations(log):
+        if log.decided_by.get(label) == made:
+            return f"{verdict}: {_mmss(took)} after the first alert, expected within {_mmss(within)}"
+        if made.label == label:
+            return f"a step toward `{label}`"
+    return "no expectation of it"
+
+
+def _decision_rows(log: DrillLog, scripted: bool) -> list[str]:
+    rows = [f"| T+{_mmss(m.at)} | {_who(log, m)} | {m.label} | {_score(log, m)} |" for m in log.made if m.scripted == scripted]
+    if not rows:
+        return ["- none"]
+    return ["| time | who | decision | scored |", "|---|---|---|---|", *rows]
+
+
+def _played(log: DrillLog, role: str) -> str:
+    if role in log.people:
+        return f"played by <@{log.people[role]}>"
+    return "scripted" if any(r.role == role for r in log.scenario.responders) else "no one (not assigned, nothing scripted)"
+
+
+def _by(log: DrillLog, label: str) -> str:
+    made = log.decided_by.get(label)
+    return "—" if made is None else f"{_who(log, made)}, {'scripted' if made.scripted else 'a person'}"
 
 
 def recommendations(log: DrillLog) -> list[str]:
@@ -63,16 +100,22 @@ def render(log: DrillLog) -> str:
         "",
     ]
     if s.roles:
-        lines += ["## Roles", "", *(f"- **{role}**: {what}" for role, what in s.roles.items()), ""]
+        lines += ["## Roles", "", *(f"- **{r}**: {what} — {_played(log, r)}" for r, what in s.roles.items()), ""]
     lines += [
         "## Decisions against what was expected",
         "",
-        "| decision | expected within | took | verdict |",
-        "|---|---|---|---|",
+        "| decision | expected within | took | verdict | by |",
+        "|---|---|---|---|---|",
     ]
     for label, within, took, verdict in expectations(log):
-        lines.append(f"| {label} | {_mmss(within)} | {_mmss(took)} | {verdict} |")
+        lines.append(f"| {label} | {_mmss(within)} | {_mmss(took)} | {verdict} | {_by(log, label)} |")
     lines += ["", f"Times are from the first alert, at T+{_mmss(log.first_alert)} (T: the scenario's start).", ""]
+    lines += ["## People's decisions", "", *_decision_rows(log, scripted=False), ""]
+    lines += ["## Scripted decisions", "", *_decision_rows(log, scripted=True), ""]
+    if log.skipped:
+        lines += ["Scripted steps not played, because a person held the role:", ""]
+        lines += [f"- T+{_mmss(at)} {role} (<@{who}>): {step}" for at, role, who, step in log.skipped]
+        lines.append("")
     lines += ["## Approvals", ""]
     lines += [f"- T+{_mmss(at)} <@{who}> {decision}d {what}" for at, who, decision, what in log.approvals] or ["- none"]
     lines += ["", "## Validators on planted AI proposals", ""]

@@ -21,7 +21,7 @@ from bot.config import parse_duration
 from bot.tabletop.simulator import AnomalyKind
 
 Offset = Annotated[timedelta, BeforeValidator(parse_duration)]
-Decision = Literal["ack", "approve", "reject", "resolve"]
+Decision = Literal["ack", "approve", "reject", "resolve", "escalate"]
 
 
 class ScenarioError(ValueError):
@@ -106,7 +106,9 @@ class ResponderStep(_Strict):
     at: Offset
     user: str
     do: str
-    """``ack``, ``resolve``, ``suggest KIND LANE``, ``approve KIND LANE`` or ``reject KIND LANE``."""
+    """``ack``, ``resolve``, ``escalate``, ``suggest KIND LANE``, ``approve KIND LANE`` or ``reject KIND LANE``."""
+    role: str | None = None
+    """The role this step plays: when a person holds it, the step is theirs and never scripted."""
 
 
 class Scenario(_Strict):
@@ -130,6 +132,10 @@ class Scenario(_Strict):
         for where, lane in self._lane_mentions():
             if lane not in self.lanes:
                 problems.append(f"{where}: lane {lane!r} is not among the scenario's lanes ({', '.join(self.lanes)})")
+        for i, step in enumerate(self.responders):
+            if step.role is not None and step.role not in self.roles:
+                known = ", ".join(self.roles) or "none"
+                problems.append(f"responders[{i}]: role {step.role!r} is not one of the scenario's roles ({known})")
         for where, at in self._times():
             if at > self.duration:
                 problems.append(f"{where}: at {at} is after the scenario ends ({self.duration})")
