@@ -44,9 +44,10 @@ def slack(world: World) -> Slack:
     return Slack(world)
 
 
-def resolved(world: World, slack: Slack) -> str:
-    """The test incident acknowledged, then resolved after the policy's quiet time."""
-    incident_id = world.open_incident()
+def resolved(world: World, slack: Slack, opened: str | None = None) -> str:
+    """The test incident (``opened``, or opened now) acknowledged, then resolved after the
+    policy's quiet time."""
+    incident_id = opened or world.open_incident()
     slack.click(ACK, incident_id, ONCALL)
     wait_for(lambda: world.bot.desk.show(incident_id).summary.acked_by)
     world.clock.advance(400)

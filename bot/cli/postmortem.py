@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import utcnow
-from bot.config import SettingsError, load_settings
+from bot.config import SettingsError
 from bot.incidents import IncidentError
 from bot.incidents.desk import incident_ref
-from bot.store.engine import StoreError, open_existing, unreadable
+from bot.store.engine import StoreError, unreadable
 from bot.summarize.redact import Redactor
-from bot.wiring import load_policy, make_llm
+from bot.wiring import make_llm, open_for_reading
 
 
 def add_parser(sub: Any) -> None:
@@ -31,9 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.postmortem import Drafter  # noqa: PLC0415 (the LLM client loads only for a draft)
 
     try:
-        settings = load_settings()
-        policy = load_policy(settings.policy)
-        engine = open_existing(settings.database_url)
+        settings, policy, engine = open_for_reading()
     except (SettingsError, StoreError) as exc:
         return _fail(exc, 2)
     try:

@@ -32,6 +32,8 @@ class Alert:
     status: str
     starts_at: datetime
     ends_at: datetime | None
+    severity: str = "warning"
+    summary: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class Taken:
 
     state: ActionState
     suggested_at: datetime
+    decided_at: datetime | None
     finished_at: datetime | None
 
 
@@ -88,7 +91,19 @@ def load_record(engine: Engine, policy: Policy, incident_id: str, lookback: time
         if row is None:
             raise IncidentError(f"no incident {incident_id}")
         alert_rows = conn.execute(select(alerts).where(alerts.c.incident_id == incident_id).order_by(alerts.c.starts_at))
-        found = tuple(Alert(a.alert_id, a.name, a.lane, a.status, a.starts_at, a.ends_at) for a in alert_rows)
+        found = tuple(
+            Alert(
+                a.alert_id,
+                a.name,
+                a.lane,
+                a.status,
+                a.starts_at,
+                a.ends_at,
+                str(a.labels.get("severity", "warning")),
+                str(a.annotations.get("summary", "")),
+            )
+            for a in alert_rows
+        )
         entry_rows = conn.execute(
             select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.at, timeline.c.entry_id)
         )
@@ -121,11 +136,11 @@ def load_record(engine: Engine, policy: Policy, incident_id: str, lookback: time
 
 def _actions(conn: Any, incident_id: str) -> tuple[Taken, ...]:
     rows = conn.execute(
-        select(actions.c.action_id, actions.c.created_at, actions.c.finished_at)
+        select(actions.c.action_id, actions.c.created_at, actions.c.decided_at, actions.c.finished_at)
         .where(actions.c.incident_id == incident_id)
         .order_by(actions.c.created_at)
     ).all()
-    return tuple(Taken(records.load(conn, r.action_id), r.created_at, r.finished_at) for r in rows)
+    return tuple(Taken(records.load(conn, r.action_id), r.created_at, r.decided_at, r.finished_at) for r in rows)
 
 
 def _summary(at: datetime, raw: str | None) -> Summary | None:

@@ -16,13 +16,25 @@ def _mmss(delta: timedelta | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _satisfies(decided: str, label: str) -> bool:
+    """``decide rollback l2-arb`` is met by approving or rejecting it."""
+    if label.startswith("decide "):
+        return decided.split(" ", 1)[-1] == label.split(" ", 1)[1] and decided.split(" ", 1)[0] in ("approve", "reject")
+    return decided == label or decided.startswith(label + " ")
+
+
+def _reached(log: DrillLog, label: str) -> Made | None:
+    """The decision that met (or missed) the expectation ``label``."""
+    return next((m for decided, m in sorted(log.decided_by.items(), key=lambda i: i[1].at) if _satisfies(decided, label)), None)
+
+
 def expectations(log: DrillLog) -> list[tuple[str, timedelta, timedelta | None, str]]:
     """(decision, expected within, took, verdict) for each expectation, timed from the first alert."""
     out = []
     start = log.first_alert or timedelta(0)
     for expected in log.scenario.expect:
         label = expected.label()
-        at = next((t for decided, t in log.decisions.items() if decided == label or decided.startswith(label + " ")), None)
+        at = next((t for decided, t in log.decisions.items() if _satisfies(decided, label)), None)
         took = at - start if at is not None else None
         verdict = "never" if took is None else ("met" if took <= expected.within else "late")
         out.append((label, expected.within, took, verdict))
@@ -40,7 +52,7 @@ def _score(log: DrillLog, made: Made) -> str:
     """How a decision counts against the expectations: the one that met (or missed) one, a
     step toward one (a first approval), or none expected."""
     for label, within, took, verdict in expectations(log):
-        if log.decided_by.get(label) == made:
+        if _reached(log, label) == made:
             return f"{verdict}: {_mmss(took)} after the first alert, expected within {_mmss(within)}"
         if made.label == label:
             return f"a step toward `{label}`"
@@ -61,8 +73,48 @@ def _played(log: DrillLog, role: str) -> str:
 
 
 def _by(log: DrillLog, label: str) -> str:
-    made = log.decided_by.get(label)
+    made = _reached(log, label)
     return "—" if made is None else f"{_who(log, made)}, {'scripted' if made.scripted else 'a person'}"
+
+
+def _compare(real: timedelta | None, drill: timedelta | None) -> str:
+    if real is None and drill is None:
+        return "neither"
+    if drill is None:
+        return "worse: not done in the drill"
+    if real is None:
+        return "done only in the drill"
+    if drill == real:
+        return "the same"
+    gap = _mmss(abs(drill - real))
+    return f"better, {gap} sooner" if drill < real else f"worse, {gap} later"
+
+
+def beside_the_incident(log: DrillLog) -> list[str]:
+    """A drill made from an incident: its response beside the real team's, step by step,
+    timed from the first alert in both."""
+    base = log.scenario.baseline
+    if base is None:
+        return []
+    start = log.first_alert or timedelta(0)
+    drill = {label: at - start for label, at in log.decisions.items()}
+    rows = [("acknowledge", base.acknowledged, drill.get("ack"))]
+    labels = list(dict.fromkeys([*base.decisions, *(k for k in drill if k.split()[0] in ("approve", "reject"))]))
+    rows += [(label, base.decisions.get(label), drill.get(label)) for label in labels]
+    rows.append(("resolve", base.resolved, drill.get("resolve")))
+    taken = [f"{m.label}" for label, m in log.decided_by.items() if label.split()[0] in ("approve", "reject")]
+    return [
+        "## This drill beside the real incident",
+        "",
+        f"The scenario replays {base.incident} ({base.severity or 'no severity'}); times are from the first alert.",
+        "",
+        "| step | the real incident | this drill | the drill did |",
+        "|---|---|---|---|",
+        *(f"| {step} | {_mmss(real)} | {_mmss(ours)} | {_compare(real, ours)} |" for step, real, ours in rows),
+        "",
+        f"Actions in the real incident: {', '.join(base.actions) or 'none'}. In this drill: {', '.join(taken) or 'none'}.",
+        "",
+    ]
 
 
 def recommendations(log: DrillLog) -> list[str]:
@@ -110,6 +162,7 @@ def render(log: DrillLog) -> str:
     for label, within, took, verdict in expectations(log):
         lines.append(f"| {label} | {_mmss(within)} | {_mmss(took)} | {verdict} | {_by(log, label)} |")
     lines += ["", f"Times are from the first alert, at T+{_mmss(log.first_alert)} (T: the scenario's start).", ""]
+    lines += beside_the_incident(log)
     lines += ["## People's decisions", "", *_decision_rows(log, scripted=False), ""]
     lines += ["## Scripted decisions", "", *_decision_rows(log, scripted=True), ""]
     if log.skipped:

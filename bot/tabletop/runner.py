@@ -209,9 +209,11 @@ class Drill:
                 if self.progress is not None and t.total_seconds() % 60 == 0:
                     self.progress(t, self.events_ingested)
                 while steps and steps[0][0] <= t:
-                    _, _, step = steps.pop(0)
+                    at, _, step = steps.pop(0)
                     if isinstance(step, ResponderStep):
+                        self.now = self.scenario.start + at  # a scripted step is stamped at its own time, not the step's
                         self._respond_or_skip(step)
+                        self.now = self.scenario.start + t
                     elif isinstance(step, Recorded):
                         self._alerts(step.alerts)
                     else:
@@ -229,7 +231,7 @@ class Drill:
         return self.log
 
     def _lines(self) -> Iterator[tuple[datetime, bytes]]:
-        for line in simulator_for(self.scenario).lines():
+        for line in world_lines(self.scenario):
             yield datetime.fromisoformat(json.loads(line)["ts"].replace("Z", "+00:00")), line.encode()
 
     def _respond_or_skip(self, step: ResponderStep) -> None:
@@ -259,11 +261,13 @@ class Drill:
                         "status": "firing",
                         "labels": {"alertname": alert.name, "lane": alert.lane, "severity": alert.severity, "exercise": "true"},
                         "annotations": {"summary": f"{EXERCISE}: {alert.summary}"},
-                        "startsAt": stamp(self.now),
+                        "startsAt": stamp(self.scenario.start + inject.at),  # to the second, whatever the step
                         "endsAt": "0001-01-01T00:00:00Z",
                     }
                 ],
             }
+            if self.log.first_alert is None:  # the alert's own time (its startsAt), not the step's
+                self.log.first_alert = inject.at
             self._alerts(parse_alertmanager(json.dumps(payload).encode()))
         elif inject.message is not None:
             self.log.note(self.offset, "inject.message", inject.message)
@@ -387,6 +391,17 @@ def drill_policy(work: Path, base: Path, people: Iterable[str]) -> Path:
 def _mmss(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def world_lines(scenario: Scenario) -> Iterator[str]:
+    """The scenario's settlement events as NDJSON lines in event time: its recorded events
+    (a scenario made from an incident) or the simulator's."""
+    if scenario.events is None:
+        yield from simulator_for(scenario).lines()
+        return
+    with open(scenario.events, encoding="utf-8") as recorded:
+        lines = [line if line.endswith("\n") else line + "\n" for line in recorded if line.strip()]
+    yield from sorted(lines, key=lambda line: datetime.fromisoformat(json.loads(line)["ts"].replace("Z", "+00:00")))
 
 
 def simulator_for(s: Scenario) -> Simulator:

@@ -21,7 +21,8 @@ from bot.config import parse_duration
 from bot.tabletop.simulator import AnomalyKind
 
 Offset = Annotated[timedelta, BeforeValidator(parse_duration)]
-Decision = Literal["ack", "approve", "reject", "resolve", "escalate"]
+Decision = Literal["ack", "approve", "reject", "decide", "resolve", "escalate"]
+"""``decide`` is met by an approval or a rejection of the action: a considered call either way."""
 
 
 class ScenarioError(ValueError):
@@ -102,6 +103,20 @@ class Expectation(_Strict):
         return " ".join(p for p in (self.decision, self.action, self.lane) if p)
 
 
+class Baseline(_Strict):
+    """The real incident a scenario was made from, and how its team responded, for the
+    after-action report to compare with (times from the first alert)."""
+
+    incident: str
+    severity: str | None = None
+    acknowledged: Offset | None = None
+    resolved: Offset | None = None
+    decisions: dict[str, Offset] = {}
+    """``approve rollback l2-arb`` (or reject) -> when the real action was decided."""
+    actions: list[str] = []
+    """What was done: ``rollback l2-arb: executed``."""
+
+
 class ResponderStep(_Strict):
     at: Offset
     user: str
@@ -125,6 +140,10 @@ class Scenario(_Strict):
     expect: list[Expectation] = []
     roles: dict[str, str] = {}
     responders: list[ResponderStep] = []
+    events: str | None = None
+    """A recorded world instead of the simulated one: an NDJSON file of settlement events
+    (a path relative to the scenario file), as ``tabletop from-incident`` writes it."""
+    baseline: Baseline | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -203,4 +222,10 @@ def load(name_or_path: str) -> Scenario:
     path = Path(name_or_path)
     if not path.is_file():
         raise ScenarioError(f"{name_or_path}: neither a bundled scenario ({', '.join(scenarios)}) nor a file")
-    return parse_scenario(path.read_text(encoding="utf-8"), str(path))
+    scenario = parse_scenario(path.read_text(encoding="utf-8"), str(path))
+    if scenario.events is None:
+        return scenario
+    events = path.parent / scenario.events
+    if not events.is_file():
+        raise ScenarioError(f"{path}: events: no file {events}")
+    return scenario.model_copy(update={"events": str(events)})
