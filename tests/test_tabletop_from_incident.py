@@ -4,6 +4,7 @@ after-action report sets the drill's response beside the real one."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from test_summaries import World
 from bot.cli.main import main
 from bot.postmortem.record import load_record
 from bot.slack.blocks import APPROVE
+from bot.slack.cards import SCHEDULE_DRILL
 from bot.store.engine import make_engine
 from bot.store.tables import incidents
 from bot.tabletop.report import render
@@ -123,3 +125,47 @@ def test_an_open_incident_is_not_made_a_drill_and_nothing_is_written(
     assert main(["tabletop", "from-incident", "#1"]) == 1
     assert "#1 is not resolved: a drill is made from a finished incident" in capsys.readouterr().err
     assert list(store.iterdir()) == []
+
+
+def _offer(world: World) -> str:
+    """The incident id on the thread's Schedule drill button, once the thread is told."""
+    world.bot.tick()
+    world.bot.drain()
+    card_ts = world.slack.history[0]["ts"]
+    for call in world.slack.of("chat.postMessage"):
+        if call.args.get("thread_ts") == card_ts and SCHEDULE_DRILL in json.dumps(call.args.get("blocks")):
+            return str(call.args["blocks"][-1]["elements"][0]["value"])
+    return ""
+
+
+@pytest.fixture
+def drilling(tmp_path: Path) -> Iterator[World]:
+    """The world with a drill channel set."""
+    yield from slack_world(f"sqlite:///{tmp_path}/prod.db", drill_channel="C0DRILL")
+
+
+def test_a_resolved_sev1_offers_a_drill_and_the_button_schedules_it_within_48_hours(drilling: World) -> None:
+    world, slack = drilling, Slack(drilling)
+    incident_id = resolved(world, slack)
+    assert _offer(world) == incident_id
+    resolved_at = world.bot.desk.show(incident_id).summary.resolved_at
+    assert resolved_at is not None
+    slack.click(SCHEDULE_DRILL, incident_id, LEAD)
+    [reminder] = wait_for(lambda: world.slack.of("chat.scheduleMessage"))
+    assert reminder.args["channel"] == "C0DRILL"
+    assert 0 < int(reminder.args["post_at"]) - resolved_at.timestamp() <= 48 * 3600
+    assert "Reminder: the drill of incident #1 starts now" in reminder.args["text"]
+    dated = [c for c in world.slack.of("chat.postMessage") if c.args.get("channel") == "C0DRILL"]
+    assert dated[0].args["text"].startswith("Drill of incident #1 scheduled for ")
+    told = wait_for(lambda: [c for c in world.slack.of("chat.postMessage") if "scheduled for" in str(c.args.get("text"))][1:])
+    assert told[0].args["thread_ts"] == world.slack.history[0]["ts"]
+    assert told[0].args["text"].endswith(f"UTC in <#C0DRILL>, by <@{LEAD}>.")
+
+
+def test_without_a_drill_channel_the_offer_says_what_to_set(world: World, slack: Slack) -> None:
+    incident_id = resolved(world, slack)
+    slack.click(SCHEDULE_DRILL, _offer(world), ONCALL)
+    [refused] = wait_for(slack.responses)
+    assert refused.args["text"] == "No drill channel is set: set LANEKEEPER_DRILL_CHANNEL to schedule drills."
+    assert incident_id
+    assert not world.slack.of("chat.scheduleMessage")

@@ -32,7 +32,7 @@ from bot.chatops.settlement import SETTLEMENT_USAGE
 from bot.chatops.settlement import settlement as settlement_trace
 from bot.runtime import Bot
 from bot.slack.blocks import APPROVE, REJECT
-from bot.slack.cards import ACK, ESCALATE, POSTMORTEM, RESOLVE
+from bot.slack.cards import ACK, ESCALATE, POSTMORTEM, RESOLVE, SCHEDULE_DRILL
 from bot.tabletop.live import LiveDrills
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,11 @@ def _buttons(app: App, production: Bot, drills: LiveDrills) -> None:
         bot = drills.bot_for(body.get("channel", {}).get("id", "")) or production
         interactions.postmortem_button(bot.drafter(), client, body, respond)
 
+    def schedule(body: dict[str, Any], client: WebClient, respond: Any) -> None:
+        interactions.schedule_drill_button(production.desk, client, production.settings.drill_channel, body, respond)
+
     app.action(POSTMORTEM)(ack=acknowledge, lazy=[postmortem])
+    app.action(SCHEDULE_DRILL)(ack=acknowledge, lazy=[schedule])
     app.action(APPROVE)(ack=acknowledge, lazy=[vote])
     app.action(REJECT)(ack=acknowledge, lazy=[vote])
     for button in (ACK, RESOLVE, ESCALATE):

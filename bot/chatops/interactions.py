@@ -17,6 +17,7 @@ from bot.slack.blocks import APPROVE, CARD, REASON, REASON_MAX, cut
 from bot.slack.cards import ACK, ESCALATE, RESOLVE
 from bot.slack.poster import posted
 from bot.slack.uploads import upload
+from bot.tabletop.schedule import channel_ref, schedule_drill
 
 
 def reason_of(state: dict[str, Any]) -> str | None:
@@ -80,3 +81,26 @@ def postmortem_button(drafter: Drafter, client: WebClient, body: dict[str, Any],
 
 def _tell(respond: Any, reason: str) -> None:
     respond(text=reason[:1].upper() + reason[1:] + ".", response_type="ephemeral", replace_original=False)
+
+
+def schedule_drill_button(desk: Desk, client: WebClient, drill_channel: str | None, body: dict[str, Any], respond: Any) -> None:
+    """Schedule drill, offered in a resolved sev1/sev2 incident's thread: the date and its
+    reminder in the drill channel, and the thread told. What stops it is told to the clicker."""
+    incident_id = body["actions"][0]["value"]
+    if drill_channel is None:
+        return _tell(respond, "No drill channel is set: set LANEKEEPER_DRILL_CHANNEL to schedule drills")
+    try:
+        summary = desk.show(incident_id).summary
+    except IncidentError as exc:
+        return _tell(respond, str(exc))
+    if summary.status != "resolved":
+        return _tell(respond, f"#{summary.number} is not resolved yet: a drill rehearses a finished incident")
+    try:
+        scheduled = schedule_drill(client, drill_channel, summary.number, desk.clock())
+    except SlackApiError as exc:
+        return _tell(respond, f"The drill could not be scheduled (Slack answered {exc.response.get('error')})")
+    card = posted(desk.engine, incident_id, CARD)
+    where = f"{scheduled.at:%a %d %b %H:%M} UTC in {channel_ref(drill_channel)}"
+    told = f"Drill of #{summary.number} scheduled for {where}, by <@{body['user']['id']}>."
+    if card is not None:
+        client.chat_postMessage(channel=card[0], thread_ts=card[1], text=told)

@@ -25,6 +25,7 @@ from validators.policy import Policy
 
 ACK, RESOLVE, ESCALATE = "lk_ack", "lk_resolve", "lk_escalate"
 POSTMORTEM = "lk_postmortem"
+SCHEDULE_DRILL = "lk_schedule_drill"
 MAX_FIRING = 10
 
 
