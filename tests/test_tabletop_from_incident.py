@@ -169,3 +169,18 @@ def test_without_a_drill_channel_the_offer_says_what_to_set(world: World, slack:
     assert refused.args["text"] == "No drill channel is set: set LANEKEEPER_DRILL_CHANNEL to schedule drills."
     assert incident_id
     assert not world.slack.of("chat.scheduleMessage")
+
+
+def test_tabletop_start_hash_n_runs_a_drill_of_the_incident_in_slack_beside_the_real_response(world: World, slack: Slack) -> None:
+    approved(world, slack)
+    drill = "C0DRILL"
+    refused = slack.command("/tabletop", "start #9 600", channel=drill, name="drill-room").json()["text"]
+    assert refused == "No incident #9."
+    started = slack.command("/tabletop", "start #1 600 @incident_commander=<@U0ALICE|alice>", channel=drill, name="drill-room")
+    assert started.json()["text"].startswith("EXERCISE: Replay of #1: SettlementFailures on l2-arb starts now, at 600x")
+    wait_for(lambda: world.slack.of("files.completeUploadExternal"), timeout=90)
+    [report] = [body.decode() for body in world.slack.uploads.values()]
+    beside = report.split("## This drill beside the real incident", 1)[1].split("\n## ", 1)[0]
+    assert "| acknowledge | 0:2" in beside
+    assert "| worse: not done in the drill |" in beside  # Alice held the commander's role and did not acknowledge
+    assert "incident_commander (<@U0ALICE>): ack" in report  # the script stood aside for her

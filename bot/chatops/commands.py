@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from pathlib import Path
 
 from bot.actions import ActionError, Actions, ActionState
 from bot.actions.preconditions import KIND_NAMES
@@ -20,7 +22,7 @@ from bot.lanes.window import LaneStatus
 from bot.slack.blocks import Message, escape, plain, quoted
 from bot.tabletop.live import DrillError, LiveDrills
 from bot.tabletop.roles import RolesError, parse_start
-from bot.tabletop.scenario import bundled
+from bot.tabletop.scenario import Scenario, bundled
 from validators.policy import Policy
 
 LANE_USAGE = (
@@ -34,8 +36,9 @@ INCIDENT_USAGE = (
     "`/incident help` — ID is the card's number (`#7`) or the full id"
 )
 TABLETOP_USAGE = (
-    "`/tabletop list` · `/tabletop start SCENARIO [SPEED] [@role=@person ...]` (SPEED: simulated seconds per real "
-    "second, default 1; a role given to a person is never played by the bot) · "
+    "`/tabletop list` · `/tabletop start SCENARIO [SPEED] [@role=@person ...]` (SCENARIO: a bundled one, or `#N` to "
+    "replay resolved incident #N; SPEED: simulated seconds per real second, default 1; a role given to a person is "
+    "never played by the bot) · "
     "`/tabletop status` · `/tabletop pause` · `/tabletop resume` · `/tabletop end` · `/tabletop help`"
 )
 SUGGESTING = {"/rollback": "rollback", "/reroute": "reroute", "/pause": "pause_lane"}
@@ -130,8 +133,17 @@ def suggest(actions: Actions, post: Callable[[ActionState], None], kind: str, wo
     return Reply(plain(f"{name.capitalize()} of {escape(words[0])} suggested ({suggestion.action_id}); {needs}."))
 
 
-def tabletop(drills: LiveDrills, words: list[str], channel_id: str, channel_name: str, user_id: str) -> Reply:
-    """Facilitators' controls; scenarios are the bundled ones (a command never names a file)."""
+def tabletop(
+    drills: LiveDrills,
+    words: list[str],
+    channel_id: str,
+    channel_name: str,
+    user_id: str,
+    *,
+    of_incident: Callable[[str, Path], Scenario] | None = None,
+) -> Reply:
+    """Facilitators' controls; scenarios are the bundled ones, or ``#7``: a drill of a
+    resolved incident made by ``of_incident`` (a command never names a file)."""
     if not words or words[0] == "help":
         return usage("", TABLETOP_USAGE)
     verb, rest = words[0], words[1:]
@@ -144,10 +156,15 @@ def tabletop(drills: LiveDrills, words: list[str], channel_id: str, channel_name
                 line = parse_start(rest)
             except RolesError as exc:
                 return usage(f"{exc}.", TABLETOP_USAGE)
-            if line.scenario not in scenarios:
+            scenario: Scenario | Callable[[Path], Scenario]
+            if line.scenario.startswith("#") and of_incident is not None:
+                scenario = partial(of_incident, line.scenario)
+            elif line.scenario in scenarios:
+                scenario = scenarios[line.scenario]
+            else:
                 given = f" ({quoted(line.scenario)} is not one)"
-                return usage(f"`/tabletop start` needs a bundled scenario{given}: {', '.join(scenarios)}.", TABLETOP_USAGE)
-            scenario = scenarios[line.scenario]
+                known = f"{', '.join(scenarios)}, or `#N` for a drill of resolved incident #N"
+                return usage(f"`/tabletop start` needs a bundled scenario{given}: {known}.", TABLETOP_USAGE)
             started = drills.start(
                 channel_id, channel_name, scenario, 1.0 if line.speed is None else line.speed, user_id, people=line.people
             )

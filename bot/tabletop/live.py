@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,13 @@ READY_WAIT_S = 2.0
 """Well inside Slack's 3 s for an answer; a drill's bot starts in a fraction of that."""
 
 
+def _roles_known(scenario: Scenario, people: dict[str, str]) -> None:
+    unknown = sorted(set(people) - set(scenario.roles))
+    if unknown:
+        roles = ", ".join(f"`{r}`" for r in scenario.roles) or "none"
+        raise DrillError(f"{scenario.name} has no role {', '.join(unknown)}; its roles: {roles}.")
+
+
 class LiveDrills:
     def __init__(self, client: WebClient, production_channel: str | None) -> None:
         self.client = client
@@ -75,27 +83,31 @@ class LiveDrills:
         self,
         channel_id: str,
         channel_name: str,
-        scenario: Scenario,
+        scenario: Scenario | Callable[[Path], Scenario],
         speed: float,
         user_id: str,
         *,
         people: dict[str, str] | None = None,
     ) -> str:
-        """``people``: role -> Slack user; the bot plays only the roles no one holds."""
+        """``scenario``, or what makes it in the drill's own folder (a drill of a real
+        incident writes its events there); ``people``: role -> Slack user, the bot plays only
+        the roles no one holds."""
         people = dict(people or {})
         if channel_name.lstrip("#") == self.production or channel_id == self.production:
             raise DrillError("Drills run in a channel of their own, never in the production incident channel.")
         if not 0 < speed <= MAX_SPEED:
             raise DrillError(f"Speed is simulated seconds per real second, above 0 and at most {MAX_SPEED:g}.")
-        unknown = sorted(set(people) - set(scenario.roles))
-        if unknown:
-            roles = ", ".join(f"`{r}`" for r in scenario.roles) or "none"
-            raise DrillError(f"{scenario.name} has no role {', '.join(unknown)}; its roles: {roles}.")
         with self._lock:
             running = self._sessions.get(channel_id)
             if running is not None and running.thread.is_alive():
                 raise DrillError(f"{running.scenario.name} is already running here; `/tabletop end` it first.")
-            work = tempfile.TemporaryDirectory(prefix=f"lanekeeper-drill-{scenario.name}-")
+            work = tempfile.TemporaryDirectory(prefix="lanekeeper-drill-")
+            try:
+                scenario = scenario(Path(work.name)) if callable(scenario) else scenario
+                _roles_known(scenario, people)
+            except ValueError:
+                work.cleanup()
+                raise
             engine = make_engine(f"sqlite:///{Path(work.name) / 'drill.db'}")
             control = Control(speed)
             poster = SlackPoster(self.client, channel_id, engine, lambda: datetime.now(UTC))

@@ -4,10 +4,12 @@ other, from the store, read only (``open_existing``: never a new store, never a 
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import SettingsError
@@ -16,9 +18,35 @@ from bot.incidents.desk import incident_ref
 from bot.postmortem.record import load_record
 from bot.store.engine import StoreError, unreadable
 from bot.store.events import EventStore
-from bot.tabletop.from_incident import FromIncidentError, scenario_from
+from bot.tabletop.from_incident import FromIncidentError, Made, scenario_from
 from bot.tabletop.scenario import Scenario
 from bot.wiring import open_for_reading
+from validators.policy import Policy
+
+
+def make(
+    engine: Engine, policy: Policy, lookback: timedelta, ref: str, events: Path, *, anonymise: bool
+) -> tuple[Made, Scenario]:
+    """The scenario of incident ``ref`` (its events to be written to ``events``), checked to
+    load again; ``IncidentError`` or ``FromIncidentError`` saying why not."""
+    incident_id = incident_ref(engine, ref)
+    record = load_record(engine, policy, incident_id, lookback)
+    stored = EventStore(engine).lines_of(e.event_id for e in record.context.events)
+    made = scenario_from(record, policy, stored, events_file=events.name, anonymise=anonymise)
+    try:
+        scenario = Scenario.model_validate(made.scenario)
+    except ValidationError as exc:
+        raise FromIncidentError(f"the scenario made from {incident_id} does not validate: {exc}") from None
+    return made, scenario
+
+
+def drill_of_incident(engine: Engine, policy: Policy, lookback: timedelta, ref: str, folder: Path) -> Scenario:
+    """``/tabletop start #7``: the scenario of a resolved incident, its events written in the
+    drill's own folder (gone with the drill)."""
+    events = folder / "incident.events.ndjson"
+    made, scenario = make(engine, policy, lookback, ref, events, anonymise=False)
+    events.write_text("".join(made.lines), encoding="utf-8")
+    return scenario.model_copy(update={"events": str(events)})
 
 
 def write_from_incident(ref: str, out: Path | None, *, anonymise: bool) -> int:
@@ -26,23 +54,16 @@ def write_from_incident(ref: str, out: Path | None, *, anonymise: bool) -> int:
         settings, policy, engine = open_for_reading()
     except (SettingsError, StoreError) as exc:
         return _fail(exc, 2)
+    path = out or Path(f"from-{'incident' if anonymise else ref.lstrip('#')}.yaml")
+    events = path.with_name(path.name.removesuffix(".yaml").removesuffix(".yml") + ".events.ndjson")
     try:
-        incident_id = incident_ref(engine, ref)
-        record = load_record(engine, policy, incident_id, settings.lookback)
-        stored = EventStore(engine).lines_of(e.event_id for e in record.context.events)
-        path = out or Path(f"from-{'incident' if anonymise else incident_id}.yaml")
-        events = path.with_name(path.name.removesuffix(".yaml").removesuffix(".yml") + ".events.ndjson")
-        made = scenario_from(record, policy, stored, events_file=events.name, anonymise=anonymise)
+        made, _ = make(engine, policy, settings.lookback, ref, events, anonymise=anonymise)
     except (IncidentError, FromIncidentError) as exc:
         return _fail(exc, 1)
     except SQLAlchemyError as exc:
         return _fail(unreadable(exc), 2)
     finally:
         engine.dispose()
-    try:
-        Scenario.model_validate(made.scenario)  # what is written must load again
-    except ValidationError as exc:
-        return _fail(f"the scenario made from {incident_id} does not validate: {exc}", 1)
     try:
         events.write_text("".join(made.lines), encoding="utf-8")
         path.write_text(yaml.safe_dump(made.scenario, sort_keys=False, allow_unicode=True), encoding="utf-8")

@@ -32,9 +32,10 @@ def schedule_drill(client: WebClient, drill_channel: str, number: int, now: date
     at = drill_time(now)
     when = f"{at:%a %d %b %H:%M} UTC"
     make = f"`lanekeeper tabletop from-incident #{number} --out drill-{number}.yaml`"
-    text = f"Drill of incident #{number} scheduled for {when}: it replays the incident ({make}), then `/tabletop start` here."
+    start = f"`/tabletop start #{number} [SPEED] [@role=@person ...]`"
+    text = f"Drill of incident #{number} scheduled for {when}: {start} here replays it (or {make})."
     client.chat_postMessage(channel=drill_channel, text=text, blocks=[section(escape(text))])
-    reminder = f"Reminder: the drill of incident #{number} starts now ({make}, then `/tabletop start` here)."
+    reminder = f"Reminder: the drill of incident #{number} starts now: {start} here."
     client.chat_scheduleMessage(channel=drill_channel, post_at=int(at.timestamp()), text=reminder)
     return Scheduled(at, drill_channel)
 
