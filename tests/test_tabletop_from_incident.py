@@ -184,3 +184,14 @@ def test_tabletop_start_hash_n_runs_a_drill_of_the_incident_in_slack_beside_the_
     assert "| acknowledge | 0:2" in beside
     assert "| worse: not done in the drill |" in beside  # Alice held the commander's role and did not acknowledge
     assert "incident_commander (<@U0ALICE>): ack" in report  # the script stood aside for her
+
+
+def test_from_incident_never_creates_a_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "nothing-here.db"
+    monkeypatch.setenv("LANEKEEPER_DATABASE_URL", f"sqlite:///{missing}")
+    assert main(["tabletop", "from-incident", "#1"]) == 2
+    assert "no store at" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
