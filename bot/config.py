@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///lanekeeper.db", validation_alias="LANEKEEPER_DATABASE_URL")
     policy: Path | None = Field(None, validation_alias="LANEKEEPER_POLICY")
     channel: str | None = Field(None, validation_alias="LANEKEEPER_CHANNEL")
+    drill_channel: str | None = Field(None, validation_alias="LANEKEEPER_DRILL_CHANNEL")
+    """Where a drill of a resolved sev1/sev2 incident is scheduled (the thread's offer)."""
     slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")

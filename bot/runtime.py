@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -38,9 +39,12 @@ from bot.slack.queue import depth, enqueue
 from bot.store.engine import make_engine, reading, upgrade
 from bot.store.events import EventStore
 from bot.summarize.service import Reporter
-from bot.wiring import load_policy, make_approvers, make_executor, make_poster
+from bot.wiring import load_policy, make_approvers, make_executor, make_llm, make_poster
 from validators.events import FeedPrice, kind_of
 from validators.trust import scored
+
+if TYPE_CHECKING:
+    from bot.postmortem import Drafter
 
 log = logging.getLogger(__name__)
 TICK_S = 0.5
@@ -240,6 +244,14 @@ class Bot:
             if found is not None:
                 return found
         return None
+
+    def drafter(self) -> Drafter:
+        """What drafts a postmortem (read only): built per draft, so the LLM client loads only then."""
+        from bot.postmortem import Drafter  # noqa: PLC0415
+        from bot.summarize.redact import Redactor  # noqa: PLC0415
+
+        s = self.settings
+        return Drafter(self.engine, self.policy, make_llm(s), s.llm_reasks, s.lookback, self.clock, Redactor.from_settings(s))
 
     def post_action(self, action: ActionState) -> None:
         """A suggested action's message (with its buttons), posted or brought up to date. It

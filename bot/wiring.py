@@ -31,6 +31,16 @@ def load_policy(path: Path | None) -> Policy:
         raise SettingsError(f"LANEKEEPER_POLICY: {source}: {exc}") from None
 
 
+def open_for_reading() -> tuple[Settings, Policy, Engine]:
+    """The settings, the policy and the store as a read-only command opens them: an existing
+    store only (never a new one), not migrated. ``SettingsError`` or ``StoreError`` saying why."""
+    from bot.config import load_settings  # noqa: PLC0415
+    from bot.store.engine import open_existing  # noqa: PLC0415
+
+    settings = load_settings()
+    return settings, load_policy(settings.policy), open_existing(settings.database_url)
+
+
 def llm_configured(settings: Settings) -> bool:
     """A model is named, and a key or a server (a local one may need no key)."""
     return settings.model is not None and (settings.openai_api_key is not None or settings.openai_base_url is not None)

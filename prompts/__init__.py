@@ -14,6 +14,7 @@ from typing import Any
 SCHEMA_FILE = "proposal.schema.json"
 PROMPT_VERSION = "summary-v1"
 TEMPLATE_FILES = ("system.md", "user.md", "reask.md")
+NARRATIVE_FILE = "narrative.md"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +53,9 @@ def summary_templates() -> Templates:
     digest = hashlib.sha256("".join(a.sha256 for a in assets).encode()).hexdigest()
     system, user, reask = (a.text for a in assets)
     return Templates(PROMPT_VERSION, digest, system, user, reask)
+
+
+@cache
+def narrative_template() -> Asset:
+    """What a postmortem's narrative is asked for, after the summary prompt."""
+    return load_asset(NARRATIVE_FILE)

@@ -12,6 +12,9 @@ from helpers import wait_for
 from test_slack_app import Slack, slack_world
 from test_summaries import World, alertmanager, incident_events
 
+from bot.slack.blocks import APPROVE
+from bot.slack.cards import ACK
+
 DRILL = "C0DRILL"
 
 
@@ -103,4 +106,64 @@ def test_drill_commands_refuse_what_would_be_unsafe_or_malformed(world: World, s
     assert "Speed `fast` is not a number." in in_drill(slack, "/tabletop", "start l2-arb-failure-spike fast")["text"]
     assert "at most 3600" in in_drill(slack, "/tabletop", "start l2-arb-failure-spike 99999")["text"]
     assert "`l2-arb-failure-spike` —" in in_drill(slack, "/tabletop", "list")["text"]
-    assert "`/tabletop start SCENARIO [SPEED]`" in in_drill(slack, "/tabletop", "help")["text"]
+    assert "`/tabletop start SCENARIO [SPEED] [@role=@person ...]`" in in_drill(slack, "/tabletop", "help")["text"]
+    unknown = in_drill(slack, "/tabletop", "start l2-arb-failure-spike 60 @pilot=<@U0ALICE|alice>")["text"]
+    assert unknown == "l2-arb-failure-spike has no role pilot; its roles: `incident_commander`, `second_approver`, `treasury`."
+    named = in_drill(slack, "/tabletop", "start l2-arb-failure-spike @incident_commander=@alice")["text"]
+    assert "`@alice` is not a person: mention them" in named
+
+
+ALICE, BOB = "U0ALICE", "U0BOB"
+
+
+def _in_thread(world: World, ts: str) -> list:
+    return [c for c in drill_calls(world) if c.method == "chat.postMessage" and c.args.get("thread_ts") == ts]
+
+
+def _button(world: World, action_id: str) -> str:
+    """The value of the newest drill message's button ``action_id`` (an incident or action id)."""
+    for call in reversed(drill_calls(world)):
+        for block in call.args.get("blocks") or []:
+            for element in block.get("elements", []) if block.get("type") == "actions" else []:
+                if element.get("action_id") == action_id:
+                    return str(element["value"])
+    return ""
+
+
+def test_a_drill_with_two_people_scores_their_decisions_and_the_bot_plays_no_role_they_hold(world: World, slack: Slack) -> None:
+    roles = f"@incident_commander=<@{ALICE}|alice> @second_approver=<@{BOB}|bob>"
+    started = in_drill(slack, "/tabletop", f"start l2-arb-failure-spike 120 {roles}")
+    assert started["response_type"] == "in_channel"
+    [opening] = wait_for(lambda: [c for c in drill_calls(world) if "] Drill: " in str(c.args.get("text"))])
+    assert f"incident_commander: <@{ALICE}>" in json.dumps(opening.args["blocks"])
+    assert "treasury: scripted" in json.dumps(opening.args["blocks"])
+    thread = str(next(h["ts"] for h in world.slack.history if "] Drill: " in str(h.get("text"))))
+    wait_for(lambda: [c for c in _in_thread(world, thread) if "Treasury asks" in c.args["text"]], timeout=60)
+    in_drill(slack, "/tabletop", "pause")  # the people take their time; the drill's clock waits for them
+
+    incident_id = wait_for(lambda: _button(world, ACK))
+    slack.click(ACK, incident_id, ALICE, channel=DRILL)
+    assert "suggested" in slack.command("/rollback", "l2-arb", user=ALICE, channel=DRILL, name="drill-room").json()["text"]
+    action_id = wait_for(lambda: _button(world, APPROVE))
+    slack.click(APPROVE, action_id, ALICE, channel=DRILL)
+    slack.click(APPROVE, action_id, BOB, channel=DRILL)
+    wait_for(lambda: any("approved: EXERCISE, nothing executes" in json.dumps(c.args) for c in drill_calls(world)))
+    in_drill(slack, "/tabletop", "end")
+
+    [complete] = wait_for(lambda: world.slack.of("files.completeUploadExternal"), timeout=60)
+    assert complete.args["thread_ts"] == thread  # the report is posted in the drill's thread
+    [report] = [body.decode() for body in world.slack.uploads.values()]
+    told = "\n".join(c.args["text"] for c in _in_thread(world, thread))
+    assert "Inject: alert SettlementFailureRate fires on l2-arb" in told  # every inject, in the thread
+    assert "Inject: Treasury asks whether customer withdrawals on l2-arb should be paused." in told
+    assert "After-action report" in told
+    assert "## Scripted decisions\n\n- none\n" in report  # no scripted click for a role a person holds
+    people = report.split("## People's decisions", 1)[1].split("## Scripted decisions", 1)[0]
+    assert f"| <@{ALICE}> (incident_commander) | ack | met: " in people
+    assert f"| <@{ALICE}> (incident_commander) | suggest rollback l2-arb | no expectation of it |" in people
+    assert f"| <@{ALICE}> (incident_commander) | approve rollback l2-arb | a step toward `approve rollback l2-arb` |" in people
+    assert f"| <@{BOB}> (second_approver) | approve rollback l2-arb | met: " in people
+    assert f"<@{BOB}> (second_approver), a person |" in report.split("## People's decisions", 1)[0]
+    assert f"- T+16:00 incident_commander (<@{ALICE}>): ack" in report  # the script stood aside
+    assert "U01ONCALL" not in report.split("## Timeline", 1)[0].replace("U01ONCALL and", "")
+    assert not any("acknowledged by <@U01ONCALL>" in json.dumps(c.args) for c in drill_calls(world))

@@ -40,6 +40,10 @@ lanes:
             "exactly one of alert, message, ai_fault",
         ),
         (MINIMAL + "injects:\n  - {at: soon, message: hi}\n", "injects.0.at: Value error, invalid duration 'soon'"),
+        (
+            MINIMAL + "roles: {ic: decides}\nresponders:\n  - {at: 1m, user: U1, do: ack, role: pilot}\n",
+            "responders[0]: role 'pilot' is not one of the scenario's roles (ic)",
+        ),
     ],
 )
 def test_a_bad_scenario_is_refused_with_where_and_why(text: str, problem: str) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from validators.events import Event
 from validators.evidence import Evidence, event_refs
 from validators.facts import WindowFacts, compute_facts
 from validators.findings import Report, Violation
+from validators.grounding import Quantity
 from validators.hidden import check_hidden
 from validators.policy import Policy
 from validators.proposal import view_of, window_of
@@ -25,15 +26,16 @@ class Checker:
         self.policy = policy
         self._schema = SchemaChecker(schema)
 
-    def check(self, doc: Any, facts: WindowFacts | None, evidence: Evidence) -> Report:
+    def check(self, doc: Any, facts: WindowFacts | None, evidence: Evidence, extra: Sequence[Quantity] = ()) -> Report:
         """``facts`` must be computed for the proposal's own window (``window_of(doc)``);
-        with None (no readable window) the checks that need facts are skipped."""
+        with None (no readable window) the checks that need facts are skipped. ``extra``:
+        figures beyond the facts that a text may also express (a postmortem's response times)."""
         view = view_of(doc)
         if facts is not None and view.window != facts.window:
             raise ValueError("facts were computed for another window than the proposal's")
         if facts is not None:
             facts = with_trust(facts, self.policy.trust)
-        ctx = Context(self.policy, facts, evidence) if facts is not None else None
+        ctx = Context(self.policy, facts, evidence, tuple(extra)) if facts is not None else None
         found: list[Violation] = self._schema.check(doc)
         found += check_incident_lanes(view, self.policy)
         for claim in view.claims:

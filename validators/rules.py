@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from validators.evidence import Evidence
 from validators.facts import COUNT_FACTS, FACT_NAMES, TOLERANCE, LaneFacts, Window, WindowFacts
 from validators.findings import Code, Violation, pointer
+from validators.grounding import Quantity
 from validators.policy import Breach, Policy
 from validators.proposal import ActionView, ClaimView, ProposalView
 
@@ -61,6 +62,9 @@ class Context:
     policy: Policy
     facts: WindowFacts
     evidence: Evidence
+    extra: tuple[Quantity, ...] = ()
+    """Further figures the text may express (a postmortem's response times): the caller
+    computes them from what it stored, as it computes the facts."""
 
     @property
     def window(self) -> Window:

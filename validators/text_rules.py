@@ -27,6 +27,7 @@ def quantities(view: ProposalView, ctx: Context) -> list[Quantity]:
                 found.append(Quantity(value, FACT_UNITS[fact], f"{fact} on {lane}"))
     found += policy_quantities(ctx.policy)
     found.append(Quantity(ctx.window.length_s, Unit.SECONDS, "the window's length"))
+    found += ctx.extra
     return found
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -30,10 +31,12 @@ from bot.chatops.heatmap import HeatmapError, deliver, draw
 from bot.chatops.seen import replay_guard
 from bot.chatops.settlement import SETTLEMENT_USAGE
 from bot.chatops.settlement import settlement as settlement_trace
+from bot.incidents import IncidentError
 from bot.runtime import Bot
 from bot.slack.blocks import APPROVE, REJECT
-from bot.slack.cards import ACK, ESCALATE, RESOLVE
-from bot.tabletop.live import LiveDrills
+from bot.slack.cards import ACK, ESCALATE, POSTMORTEM, RESOLVE, SCHEDULE_DRILL
+from bot.tabletop.live import DrillError, LiveDrills
+from bot.tabletop.scenario import Scenario
 
 log = logging.getLogger(__name__)
 SEEN_EVENTS = 10_000
@@ -172,10 +175,22 @@ def _commands(app: App, production: Bot, drills: LiveDrills) -> None:
     for name, kind in commands.SUGGESTING.items():
         app.command(name)(suggest(kind))
 
+    def of_incident(ref: str, folder: Path) -> Scenario:
+        """A drill of a resolved incident of production's store (read only)."""
+        from bot.tabletop.from_incident import FromIncidentError  # noqa: PLC0415 (loads only for such a drill)
+        from bot.tabletop.made import drill_of_incident  # noqa: PLC0415
+
+        try:
+            return drill_of_incident(production.engine, production.policy, production.settings.lookback, ref, folder)
+        except (IncidentError, FromIncidentError) as exc:
+            reason = str(exc)
+            raise DrillError(reason[:1].upper() + reason[1:] + ".") from None
+
     @app.command("/tabletop")
     def tabletop(ack: Any, command: dict[str, Any]) -> None:
         words = command.get("text", "").split()
-        _answer(ack, commands.tabletop(drills, words, command["channel_id"], command.get("channel_name", ""), command["user_id"]))
+        channel, name, user = command["channel_id"], command.get("channel_name", ""), command["user_id"]
+        _answer(ack, commands.tabletop(drills, words, channel, name, user, of_incident=of_incident))
 
     @app.command("/settlement")
     def settlement(ack: Any, command: dict[str, Any]) -> None:
@@ -196,6 +211,15 @@ def _buttons(app: App, production: Bot, drills: LiveDrills) -> None:
         bot = drills.bot_for(body.get("channel", {}).get("id", "")) or production
         interactions.incident_button(bot.desk, body, respond)
 
+    def postmortem(body: dict[str, Any], client: WebClient, respond: Any) -> None:
+        bot = drills.bot_for(body.get("channel", {}).get("id", "")) or production
+        interactions.postmortem_button(bot.drafter(), client, body, respond)
+
+    def schedule(body: dict[str, Any], client: WebClient, respond: Any) -> None:
+        interactions.schedule_drill_button(production.desk, client, production.settings.drill_channel, body, respond)
+
+    app.action(POSTMORTEM)(ack=acknowledge, lazy=[postmortem])
+    app.action(SCHEDULE_DRILL)(ack=acknowledge, lazy=[schedule])
     app.action(APPROVE)(ack=acknowledge, lazy=[vote])
     app.action(REJECT)(ack=acknowledge, lazy=[vote])
     for button in (ACK, RESOLVE, ESCALATE):

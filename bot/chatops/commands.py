@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from pathlib import Path
 
 from bot.actions import ActionError, Actions, ActionState
 from bot.actions.preconditions import KIND_NAMES
@@ -19,7 +21,8 @@ from bot.incidents.desk import Desk
 from bot.lanes.window import LaneStatus
 from bot.slack.blocks import Message, escape, plain, quoted
 from bot.tabletop.live import DrillError, LiveDrills
-from bot.tabletop.scenario import bundled
+from bot.tabletop.roles import RolesError, parse_start
+from bot.tabletop.scenario import Scenario, bundled
 from validators.policy import Policy
 
 LANE_USAGE = (
@@ -33,7 +36,9 @@ INCIDENT_USAGE = (
     "`/incident help` — ID is the card's number (`#7`) or the full id"
 )
 TABLETOP_USAGE = (
-    "`/tabletop list` · `/tabletop start SCENARIO [SPEED]` (SPEED: simulated seconds per real second, default 1) · "
+    "`/tabletop list` · `/tabletop start SCENARIO [SPEED] [@role=@person ...]` (SCENARIO: a bundled one, or `#N` to "
+    "replay resolved incident #N; SPEED: simulated seconds per real second, default 1; a role given to a person is "
+    "never played by the bot) · "
     "`/tabletop status` · `/tabletop pause` · `/tabletop resume` · `/tabletop end` · `/tabletop help`"
 )
 SUGGESTING = {"/rollback": "rollback", "/reroute": "reroute", "/pause": "pause_lane"}
@@ -128,8 +133,17 @@ def suggest(actions: Actions, post: Callable[[ActionState], None], kind: str, wo
     return Reply(plain(f"{name.capitalize()} of {escape(words[0])} suggested ({suggestion.action_id}); {needs}."))
 
 
-def tabletop(drills: LiveDrills, words: list[str], channel_id: str, channel_name: str, user_id: str) -> Reply:
-    """Facilitators' controls; scenarios are the bundled ones (a command never names a file)."""
+def tabletop(
+    drills: LiveDrills,
+    words: list[str],
+    channel_id: str,
+    channel_name: str,
+    user_id: str,
+    *,
+    of_incident: Callable[[str, Path], Scenario] | None = None,
+) -> Reply:
+    """Facilitators' controls; scenarios are the bundled ones, or ``#7``: a drill of a
+    resolved incident made by ``of_incident`` (a command never names a file)."""
     if not words or words[0] == "help":
         return usage("", TABLETOP_USAGE)
     verb, rest = words[0], words[1:]
@@ -138,14 +152,23 @@ def tabletop(drills: LiveDrills, words: list[str], channel_id: str, channel_name
         if verb == "list":
             return Reply(plain("\n".join(f"`{name}` — {s.description}" for name, s in scenarios.items())))
         if verb == "start":
-            if not rest or len(rest) > 2 or rest[0] not in scenarios:
-                given = f" ({quoted(rest[0])} is not one)" if rest else ""
-                return usage(f"`/tabletop start` needs a bundled scenario{given}: {', '.join(scenarios)}.", TABLETOP_USAGE)
             try:
-                speed = float(rest[1]) if len(rest) == 2 else 1.0
-            except ValueError:
-                return usage(f"Speed {quoted(rest[1])} is not a number.", TABLETOP_USAGE)
-            return Reply(plain(drills.start(channel_id, channel_name, scenarios[rest[0]], speed, user_id)), in_channel=True)
+                line = parse_start(rest)
+            except RolesError as exc:
+                return usage(f"{exc}.", TABLETOP_USAGE)
+            scenario: Scenario | Callable[[Path], Scenario]
+            if line.scenario.startswith("#") and of_incident is not None:
+                scenario = partial(of_incident, line.scenario)
+            elif line.scenario in scenarios:
+                scenario = scenarios[line.scenario]
+            else:
+                given = f" ({quoted(line.scenario)} is not one)"
+                known = f"{', '.join(scenarios)}, or `#N` for a drill of resolved incident #N"
+                return usage(f"`/tabletop start` needs a bundled scenario{given}: {known}.", TABLETOP_USAGE)
+            started = drills.start(
+                channel_id, channel_name, scenario, 1.0 if line.speed is None else line.speed, user_id, people=line.people
+            )
+            return Reply(plain(started), in_channel=True)
         controls = {"status": drills.status, "pause": drills.pause, "resume": drills.resume, "end": drills.end}
         if verb not in controls or rest:
             return usage(f"Unknown or malformed subcommand {quoted(' '.join(words))}.", TABLETOP_USAGE)

@@ -17,6 +17,7 @@ COMMANDS = {
     "simulate": "bot.cli.tabletop",
     "replay": "bot.cli.replay",
     "settlement": "bot.cli.settlement",
+    "postmortem": "bot.cli.postmortem",
 }
 """Each command's module; only the one a command line names is imported, so that
 ``lanekeeper validate`` in a CI job does not pay for the server's stack."""

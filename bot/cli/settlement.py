@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import SettingsError, load_settings
 from bot.settlements import SettlementError, StoredTrace, export, flag_lines, load, summary, table
-from bot.store.engine import StoreError, open_existing
+from bot.store.engine import StoreError, open_existing, unreadable
 from bot.store.events import EventStore
 
 
@@ -38,8 +38,7 @@ def run(args: argparse.Namespace) -> int:
     except SettlementError as exc:
         return _fail(exc, 1)
     except SQLAlchemyError as exc:
-        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
-        return _fail(f"cannot read the store (run lanekeeper db upgrade?): {reason}", 2)
+        return _fail(unreadable(exc), 2)
     finally:
         engine.dispose()
     digest = None

@@ -23,6 +23,11 @@ def add_parsers(sub: Any) -> None:
     run.add_argument("--speed", type=float, default=1.0, help="without --offline: simulated seconds per real second")
     run.add_argument("--report", type=Path, help="write the after-action report (Markdown) here; default stdout")
     run.set_defaults(run=_run)
+    made = verbs.add_parser("from-incident", help="a scenario replaying a resolved incident, its team's response as the baseline")
+    made.add_argument("incident", metavar="INCIDENT", help="the incident's id or number (#7)")
+    made.add_argument("--out", type=Path, metavar="SCENARIO.yaml", help="default ./from-INCIDENT.yaml; the events go beside it")
+    made.add_argument("--anonymise", action="store_true", help="replace people, ids and alert texts (lanes stay)")
+    made.set_defaults(run=_from_incident)
     simulate = sub.add_parser("simulate", help="write a scenario's simulated settlement events as NDJSON")
     simulate.add_argument("scenario", help="a bundled scenario's name or a scenario YAML file")
     simulate.add_argument("--out", type=Path, help="default stdout")
@@ -76,8 +81,15 @@ def _in_slack(scenario: Scenario, channel: str | None, speed: float) -> str:
     return drills.wait(channel)
 
 
+def _from_incident(args: argparse.Namespace) -> int:
+    """0: written; 1: no such incident, or one that cannot be a drill; 2: the store or the files."""
+    from bot.tabletop.made import write_from_incident  # noqa: PLC0415 (the store's stack loads only here)
+
+    return write_from_incident(args.incident, args.out, anonymise=args.anonymise)
+
+
 def _simulate(args: argparse.Namespace) -> int:
-    from bot.tabletop.runner import simulator_for  # noqa: PLC0415
+    from bot.tabletop.runner import world_lines  # noqa: PLC0415
 
     try:
         scenario = load(args.scenario)
@@ -87,7 +99,7 @@ def _simulate(args: argparse.Namespace) -> int:
     out = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
     try:
         count = 0
-        for line in simulator_for(scenario).lines():
+        for line in world_lines(scenario):
             out.write(line)
             count += 1
     finally:

@@ -26,6 +26,18 @@ _NUMBER = re.compile(r"#?(\d{1,9})")
 NOTE_MAX = 2000
 
 
+def incident_ref(engine: Engine, ref: str) -> str:
+    """The incident id for ``#7``, ``7`` or ``inc-20260302-0007``; ``IncidentError`` naming
+    what was typed when there is none."""
+    number = _NUMBER.fullmatch(ref)
+    where = incidents.c.number == int(number.group(1)) if number else incidents.c.incident_id == ref
+    with reading(engine) as conn:
+        found = conn.scalar(select(incidents.c.incident_id).where(where))
+    if found is None:
+        raise IncidentError(f"no incident {ref}")
+    return str(found)
+
+
 @dataclass(frozen=True, slots=True)
 class Desk:
     engine: Engine
@@ -36,15 +48,7 @@ class Desk:
     changed: Callable[[str], None] = lambda _: None
 
     def find(self, ref: str) -> str:
-        """The incident id for ``#7``, ``7`` or ``inc-20260302-0007``; ``IncidentError`` naming
-        what was typed when there is none."""
-        number = _NUMBER.fullmatch(ref)
-        where = incidents.c.number == int(number.group(1)) if number else incidents.c.incident_id == ref
-        with reading(self.engine) as conn:
-            found = conn.scalar(select(incidents.c.incident_id).where(where))
-        if found is None:
-            raise IncidentError(f"no incident {ref}")
-        return str(found)
+        return incident_ref(self.engine, ref)
 
     def number(self, incident_id: str) -> int:
         with reading(self.engine) as conn:

@@ -24,6 +24,8 @@ from bot.store.tables import alerts, incidents, timeline
 from validators.policy import Policy
 
 ACK, RESOLVE, ESCALATE = "lk_ack", "lk_resolve", "lk_escalate"
+POSTMORTEM = "lk_postmortem"
+SCHEDULE_DRILL = "lk_schedule_drill"
 MAX_FIRING = 10
 
 
@@ -122,11 +124,14 @@ def draw(view: IncidentView, policy: Policy, now: datetime) -> Message:
 
 
 def _finish(view: IncidentView, blocks: list[Block], text: str) -> Message:
-    if view.status != "resolved":
+    """A live incident's buttons change it; a resolved one's only drafts its postmortem."""
+    if view.status == "resolved":
+        buttons = [button("Draft postmortem", POSTMORTEM, view.incident_id)]
+    else:
         buttons = [button("Resolve", RESOLVE, view.incident_id), button("Escalate", ESCALATE, view.incident_id, "danger")]
         if view.acked is None:
             buttons.insert(0, button("Acknowledge", ACK, view.incident_id, "primary"))
-        blocks.append({"type": "actions", "block_id": f"incident:{view.incident_id}", "elements": buttons})
+    blocks.append({"type": "actions", "block_id": f"incident:{view.incident_id}", "elements": buttons})
     return Message(escape(text), blocks)
 
 

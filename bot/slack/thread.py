@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, exists, or_, select, update
 
-from bot.slack.blocks import CARD, Message, context_block, escape, section
-from bot.slack.cards import mention
+from bot.slack.blocks import CARD, Message, button, context_block, escape, section
+from bot.slack.cards import SCHEDULE_DRILL, mention
 from bot.slack.figures import threshold, when
 from bot.slack.queue import enqueue
 from bot.store.engine import reading
@@ -65,6 +65,9 @@ LINES: dict[str, Callable[[Any], str]] = {
     "incident.severity": _severity,
 }
 BROADCAST = frozenset({"incident.severity", "incident.resolved"})
+DRILL_WORTHY = frozenset({"sev1", "sev2"})
+"""A resolution of these is followed by the offer to rehearse the incident within 48 hours."""
+DRILL_OFFER = "drill-offer"
 """What the channel hears of, beside the card: a new severity and the resolution."""
 
 
@@ -79,10 +82,17 @@ def tell(engine: Engine, now: datetime) -> int:
         by_incident: dict[str, list[Any]] = {}
         for entry in conn.execute(_untold(ROUND)).all():  # again, inside the transaction that moves the mark
             by_incident.setdefault(entry.incident_id, []).append(entry)
-        wanted = select(incidents.c.incident_id, incidents.c.number).where(incidents.c.incident_id.in_(by_incident))
-        numbers = {row.incident_id: row.number for row in conn.execute(wanted)}
+        wanted = select(incidents.c.incident_id, incidents.c.number, incidents.c.severity).where(
+            incidents.c.incident_id.in_(by_incident)
+        )
+        rows = {row.incident_id: row for row in conn.execute(wanted)}
         for incident_id, entries in by_incident.items():
-            queued += _queue(conn, incident_id, numbers.get(incident_id, 0), entries, now)
+            row = rows.get(incident_id)
+            number, severity = (row.number, row.severity) if row is not None else (0, None)
+            queued += _queue(conn, incident_id, number, entries, now)
+            if severity in DRILL_WORTHY and any(e.kind == "incident.resolved" for e in entries):
+                enqueue(conn, incident_id, DRILL_OFFER, drill_offer(incident_id, number, severity), now)
+                queued += 1
             mark = max(e.entry_id for e in entries)
             conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(thread_entry_id=mark))
     return queued
@@ -120,3 +130,17 @@ def _queue(conn: Connection, incident_id: str, number: int, entries: list[Any], 
         enqueue(conn, incident_id, f"thread:{entry.entry_id}", Message(escape(notice), [section(text)], True), now)
         queued += 1
     return queued
+
+
+def drill_offer(incident_id: str, number: int, severity: str) -> Message:
+    """The thread's offer, once a sev1 or sev2 is resolved, to rehearse it within 48 hours."""
+    text = (
+        f"Rehearse #{number} ({severity}) within 48 hours: a tabletop drill that replays it "
+        f"(`lanekeeper tabletop from-incident #{number}`), to check the escalation paths and rollback triggers."
+    )
+    buttons = {
+        "type": "actions",
+        "block_id": f"drill:{incident_id}",
+        "elements": [button("Schedule drill", SCHEDULE_DRILL, incident_id)],
+    }
+    return Message(escape(f"Rehearse #{number} within 48 hours?"), [section(escape(text)), buttons])

@@ -89,6 +89,13 @@ def head_revision() -> str | None:
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
+def unreadable(exc: SQLAlchemyError) -> str:
+    """What a read command says when the store is there but cannot be read as this version
+    reads it (most often: not migrated yet), in one line whatever the driver wrote."""
+    reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    return f"cannot read the store (run lanekeeper db upgrade?): {reason}"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _sqlite_begin)
     cursor = dbapi_connection.cursor()

@@ -165,6 +165,16 @@ class EventStore:
         decoded, kept = _parse(bodies)
         return list(zip(decoded, kept, strict=True))
 
+    def lines_of(self, event_ids: Iterable[str], chunk: int = 500) -> dict[str, str]:
+        """The stored line of each event id (a scenario made from an incident replays them)."""
+        wanted = list(dict.fromkeys(event_ids))
+        found: dict[str, str] = {}
+        with reading(self.engine) as conn:
+            for i in range(0, len(wanted), chunk):
+                rows = conn.execute(select(events.c.event_id, events.c.body).where(events.c.event_id.in_(wanted[i : i + chunk])))
+                found.update({row.event_id: row.body for row in rows})
+        return found
+
     def _decode(self, query: Select[str]) -> list[Event]:
         with reading(self.engine) as conn:
             return _parse(list(conn.scalars(query).all()))[0]

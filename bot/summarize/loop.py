@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -30,6 +31,7 @@ from validators.check import Checker
 from validators.evidence import Evidence, event_refs
 from validators.facts import compute_facts
 from validators.findings import Code, Report, Violation
+from validators.grounding import Quantity
 from validators.policy import Policy
 from validators.proposal import view_of, window_of
 from validators.rules import stamp
@@ -106,27 +108,7 @@ class Summarizer:
 
     def check(self, completion: Completion, context: IncidentContext) -> tuple[Any, Report]:
         """The validators' report on one answer, plus what makes it this incident's."""
-        text = completion.text or ""
-        if completion.outcome == "truncated":
-            return None, _report("", "the answer was cut off before it ended; answer with a shorter proposal")
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            return None, _report("", f"not valid JSON ({exc}); answer with one JSON object only")
-        except RecursionError:  # an answer nested 100,000 deep: garbage, not a bug of ours
-            return None, _report("", "not a JSON object this bot reads (nested too deep); answer with one flat JSON object")
-        window = window_of(doc)
-        facts = context.facts if window == context.window else compute_facts(context.events, window) if window else None
-        evidence = Evidence(event_refs(context.events, view_of(doc).cited_ids()), context.alert_refs)
-        report = self.checker.check(doc, facts, evidence)
-        found = list(report.violations)
-        if isinstance(doc, dict):
-            if doc.get("incident_id") != context.incident_id:
-                found.append(Violation(Code.SCHEMA, "/incident_id", f"must be this incident's id, {context.incident_id}"))
-            if window is not None and window != context.window:
-                span = f"{stamp(context.window.start)} to {stamp(context.window.end)}"
-                found.append(Violation(Code.SCHEMA, "/window", f"must be the incident's window, {span}"))
-        return doc, Report(tuple(found))
+        return check_answer(self.checker, completion, context)
 
     def _audit(
         self,
@@ -184,6 +166,35 @@ class Summarizer:
                 call_id=call_id,
             )
         return tuple(rows.values())
+
+
+def check_answer(
+    checker: Checker, completion: Completion, context: IncidentContext, extra: Sequence[Quantity] = ()
+) -> tuple[Any, Report]:
+    """One answer read as a proposal and checked against ``context``: the validators' report
+    plus what makes it this incident's (its id, its window). ``extra``: figures beyond the
+    facts the text may express (a postmortem's response times)."""
+    text = completion.text or ""
+    if completion.outcome == "truncated":
+        return None, _report("", "the answer was cut off before it ended; answer with a shorter proposal")
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        return None, _report("", f"not valid JSON ({exc}); answer with one JSON object only")
+    except RecursionError:  # an answer nested 100,000 deep: garbage, not a bug of ours
+        return None, _report("", "not a JSON object this bot reads (nested too deep); answer with one flat JSON object")
+    window = window_of(doc)
+    facts = context.facts if window == context.window else compute_facts(context.events, window) if window else None
+    evidence = Evidence(event_refs(context.events, view_of(doc).cited_ids()), context.alert_refs)
+    report = checker.check(doc, facts, evidence, extra)
+    found = list(report.violations)
+    if isinstance(doc, dict):
+        if doc.get("incident_id") != context.incident_id:
+            found.append(Violation(Code.SCHEMA, "/incident_id", f"must be this incident's id, {context.incident_id}"))
+        if window is not None and window != context.window:
+            span = f"{stamp(context.window.start)} to {stamp(context.window.end)}"
+            found.append(Violation(Code.SCHEMA, "/window", f"must be the incident's window, {span}"))
+    return doc, Report(tuple(found))
 
 
 def _failure(completion: Completion, doc: Any) -> CallOutcome:

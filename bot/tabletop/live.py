@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,11 +45,21 @@ class Session:
     started_by: str
     thread: threading.Thread
     work: tempfile.TemporaryDirectory[str]
+    people: dict[str, str]
     report: str = ""
+    thread_ts: str | None = None
+    """The drill's thread: its opening message, where every inject and the report reply."""
 
 
 READY_WAIT_S = 2.0
 """Well inside Slack's 3 s for an answer; a drill's bot starts in a fraction of that."""
+
+
+def _roles_known(scenario: Scenario, people: dict[str, str]) -> None:
+    unknown = sorted(set(people) - set(scenario.roles))
+    if unknown:
+        roles = ", ".join(f"`{r}`" for r in scenario.roles) or "none"
+        raise DrillError(f"{scenario.name} has no role {', '.join(unknown)}; its roles: {roles}.")
 
 
 class LiveDrills:
@@ -68,7 +79,20 @@ class LiveDrills:
         session.drill.ready.wait(READY_WAIT_S)
         return session.drill.bot
 
-    def start(self, channel_id: str, channel_name: str, scenario: Scenario, speed: float, user_id: str) -> str:
+    def start(
+        self,
+        channel_id: str,
+        channel_name: str,
+        scenario: Scenario | Callable[[Path], Scenario],
+        speed: float,
+        user_id: str,
+        *,
+        people: dict[str, str] | None = None,
+    ) -> str:
+        """``scenario``, or what makes it in the drill's own folder (a drill of a real
+        incident writes its events there); ``people``: role -> Slack user, the bot plays only
+        the roles no one holds."""
+        people = dict(people or {})
         if channel_name.lstrip("#") == self.production or channel_id == self.production:
             raise DrillError("Drills run in a channel of their own, never in the production incident channel.")
         if not 0 < speed <= MAX_SPEED:
@@ -77,20 +101,48 @@ class LiveDrills:
             running = self._sessions.get(channel_id)
             if running is not None and running.thread.is_alive():
                 raise DrillError(f"{running.scenario.name} is already running here; `/tabletop end` it first.")
-            work = tempfile.TemporaryDirectory(prefix=f"lanekeeper-drill-{scenario.name}-")
+            work = tempfile.TemporaryDirectory(prefix="lanekeeper-drill-")
+            try:
+                scenario = scenario(Path(work.name)) if callable(scenario) else scenario
+                _roles_known(scenario, people)
+            except ValueError:
+                work.cleanup()
+                raise
             engine = make_engine(f"sqlite:///{Path(work.name) / 'drill.db'}")
             control = Control(speed)
             poster = SlackPoster(self.client, channel_id, engine, lambda: datetime.now(UTC))
-            drill = Drill(scenario, Path(work.name), poster=poster, control=control)
+            drill = Drill(
+                scenario,
+                Path(work.name),
+                poster=poster,
+                control=control,
+                people=people,
+                tell=lambda text: self._tell(channel_id, text),
+            )
             thread = threading.Thread(target=self._run, args=(channel_id,), name=f"drill-{scenario.name}", daemon=True)
-            self._sessions[channel_id] = Session(scenario, drill, control, user_id, thread, work)
+            self._sessions[channel_id] = Session(scenario, drill, control, user_id, thread, work, people)
         thread.start()
         minutes = scenario.duration.total_seconds() / speed / 60
         return f"{EXERCISE}: {scenario.title} starts now, at {speed:g}x ({minutes:.1f} min). Started by <@{user_id}>."
 
+    def _open_thread(self, channel_id: str, session: Session) -> None:
+        """The drill's opening message: who plays what; every inject and the report reply to it."""
+        s = session.scenario
+        roles = [f"{escape(r)}: <@{session.people[r]}>" if r in session.people else f"{escape(r)}: scripted" for r in s.roles]
+        text = f"[{EXERCISE}] Drill: {s.title}"
+        body = escape(text) + ("\nRoles — " + " · ".join(roles) if roles else "")
+        blocks = [context_block(f"*{EXERCISE}*"), section(body)]
+        session.thread_ts = str(self.client.chat_postMessage(channel=channel_id, text=text, blocks=blocks)["ts"])
+
+    def _tell(self, channel_id: str, text: str) -> None:
+        session = self._sessions[channel_id]
+        line = f"[{EXERCISE}] {text}"
+        self.client.chat_postMessage(channel=channel_id, thread_ts=session.thread_ts, text=line, blocks=[section(escape(line))])
+
     def _run(self, channel_id: str) -> None:
         session = self._sessions[channel_id]
         try:
+            self._open_thread(channel_id, session)
             session.report = render(session.drill.run())
             self._post_report(channel_id, session, session.report)
         except Exception:  # a broken drill must say so in its channel, not vanish
@@ -102,16 +154,22 @@ class LiveDrills:
             session.work.cleanup()
 
     def _post_report(self, channel_id: str, session: Session, report: str) -> None:
-        rows = expectations(session.drill.log)
+        """In the drill's thread: the verdicts, who made each decision (people apart from the
+        script), and the whole report as a Markdown file."""
+        log = session.drill.log
+        rows = expectations(log)
         lines = [f"{label}: {verdict}" + (f" ({took})" if took is not None else "") for label, _, took, verdict in rows]
+        people = sum(1 for m in log.made if not m.scripted)
+        lines.append(f"{people} decision(s) by people, {len(log.made) - people} scripted")
         text = f"[{EXERCISE}] After-action report: {session.scenario.title}"
         blocks = [
             context_block(f"*{EXERCISE}*"),
             section(f"*{escape(text)}*"),
             section(escape("\n".join(lines) or "no expectations")),
         ]
-        self.client.chat_postMessage(channel=channel_id, text=text, blocks=blocks)
-        upload(self.client, channel_id, report, f"{session.scenario.name}-after-action.md", text)
+        self.client.chat_postMessage(channel=channel_id, thread_ts=session.thread_ts, text=text, blocks=blocks)
+        name = f"{session.scenario.name}-after-action.md"
+        upload(self.client, channel_id, report, name, text, thread_ts=session.thread_ts)
 
     def wait(self, channel_id: str) -> str:
         """Block until the drill in ``channel_id`` ends; its after-action report."""

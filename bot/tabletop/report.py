@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.tabletop.decisions import Made
 from bot.tabletop.runner import DrillLog
 
 
@@ -15,17 +16,105 @@ def _mmss(delta: timedelta | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _satisfies(decided: str, label: str) -> bool:
+    """``decide rollback l2-arb`` is met by approving or rejecting it."""
+    if label.startswith("decide "):
+        return decided.split(" ", 1)[-1] == label.split(" ", 1)[1] and decided.split(" ", 1)[0] in ("approve", "reject")
+    return decided == label or decided.startswith(label + " ")
+
+
+def _reached(log: DrillLog, label: str) -> Made | None:
+    """The decision that met (or missed) the expectation ``label``."""
+    return next((m for decided, m in sorted(log.decided_by.items(), key=lambda i: i[1].at) if _satisfies(decided, label)), None)
+
+
 def expectations(log: DrillLog) -> list[tuple[str, timedelta, timedelta | None, str]]:
     """(decision, expected within, took, verdict) for each expectation, timed from the first alert."""
     out = []
     start = log.first_alert or timedelta(0)
     for expected in log.scenario.expect:
         label = expected.label()
-        at = next((t for decided, t in log.decisions.items() if decided == label or decided.startswith(label + " ")), None)
+        at = next((t for decided, t in log.decisions.items() if _satisfies(decided, label)), None)
         took = at - start if at is not None else None
         verdict = "never" if took is None else ("met" if took <= expected.within else "late")
         out.append((label, expected.within, took, verdict))
     return out
+
+
+def _who(log: DrillLog, made: Made) -> str:
+    roles = [role for role, user in log.people.items() if user == made.who]
+    if made.scripted:
+        roles = list(dict.fromkeys(r.role for r in log.scenario.responders if r.user == made.who and r.role))
+    return f"<@{made.who}>" + (f" ({', '.join(roles)})" if roles else "")
+
+
+def _score(log: DrillLog, made: Made) -> str:
+    """How a decision counts against the expectations: the one that met (or missed) one, a
+    step toward one (a first approval), or none expected."""
+    for label, within, took, verdict in expectations(log):
+        if _reached(log, label) == made:
+            return f"{verdict}: {_mmss(took)} after the first alert, expected within {_mmss(within)}"
+        if made.label == label:
+            return f"a step toward `{label}`"
+    return "no expectation of it"
+
+
+def _decision_rows(log: DrillLog, scripted: bool) -> list[str]:
+    rows = [f"| T+{_mmss(m.at)} | {_who(log, m)} | {m.label} | {_score(log, m)} |" for m in log.made if m.scripted == scripted]
+    if not rows:
+        return ["- none"]
+    return ["| time | who | decision | scored |", "|---|---|---|---|", *rows]
+
+
+def _played(log: DrillLog, role: str) -> str:
+    if role in log.people:
+        return f"played by <@{log.people[role]}>"
+    return "scripted" if any(r.role == role for r in log.scenario.responders) else "no one (not assigned, nothing scripted)"
+
+
+def _by(log: DrillLog, label: str) -> str:
+    made = _reached(log, label)
+    return "—" if made is None else f"{_who(log, made)}, {'scripted' if made.scripted else 'a person'}"
+
+
+def _compare(real: timedelta | None, drill: timedelta | None) -> str:
+    if real is None and drill is None:
+        return "neither"
+    if drill is None:
+        return "worse: not done in the drill"
+    if real is None:
+        return "done only in the drill"
+    if drill == real:
+        return "the same"
+    gap = _mmss(abs(drill - real))
+    return f"better, {gap} sooner" if drill < real else f"worse, {gap} later"
+
+
+def beside_the_incident(log: DrillLog) -> list[str]:
+    """A drill made from an incident: its response beside the real team's, step by step,
+    timed from the first alert in both."""
+    base = log.scenario.baseline
+    if base is None:
+        return []
+    start = log.first_alert or timedelta(0)
+    drill = {label: at - start for label, at in log.decisions.items()}
+    rows = [("acknowledge", base.acknowledged, drill.get("ack"))]
+    labels = list(dict.fromkeys([*base.decisions, *(k for k in drill if k.split()[0] in ("approve", "reject"))]))
+    rows += [(label, base.decisions.get(label), drill.get(label)) for label in labels]
+    rows.append(("resolve", base.resolved, drill.get("resolve")))
+    taken = [f"{m.label}" for label, m in log.decided_by.items() if label.split()[0] in ("approve", "reject")]
+    return [
+        "## This drill beside the real incident",
+        "",
+        f"The scenario replays {base.incident} ({base.severity or 'no severity'}); times are from the first alert.",
+        "",
+        "| step | the real incident | this drill | the drill did |",
+        "|---|---|---|---|",
+        *(f"| {step} | {_mmss(real)} | {_mmss(ours)} | {_compare(real, ours)} |" for step, real, ours in rows),
+        "",
+        f"Actions in the real incident: {', '.join(base.actions) or 'none'}. In this drill: {', '.join(taken) or 'none'}.",
+        "",
+    ]
 
 
 def recommendations(log: DrillLog) -> list[str]:
@@ -63,16 +152,23 @@ def render(log: DrillLog) -> str:
         "",
     ]
     if s.roles:
-        lines += ["## Roles", "", *(f"- **{role}**: {what}" for role, what in s.roles.items()), ""]
+        lines += ["## Roles", "", *(f"- **{r}**: {what} — {_played(log, r)}" for r, what in s.roles.items()), ""]
     lines += [
         "## Decisions against what was expected",
         "",
-        "| decision | expected within | took | verdict |",
-        "|---|---|---|---|",
+        "| decision | expected within | took | verdict | by |",
+        "|---|---|---|---|---|",
     ]
     for label, within, took, verdict in expectations(log):
-        lines.append(f"| {label} | {_mmss(within)} | {_mmss(took)} | {verdict} |")
+        lines.append(f"| {label} | {_mmss(within)} | {_mmss(took)} | {verdict} | {_by(log, label)} |")
     lines += ["", f"Times are from the first alert, at T+{_mmss(log.first_alert)} (T: the scenario's start).", ""]
+    lines += beside_the_incident(log)
+    lines += ["## People's decisions", "", *_decision_rows(log, scripted=False), ""]
+    lines += ["## Scripted decisions", "", *_decision_rows(log, scripted=True), ""]
+    if log.skipped:
+        lines += ["Scripted steps not played, because a person held the role:", ""]
+        lines += [f"- T+{_mmss(at)} {role} (<@{who}>): {step}" for at, role, who, step in log.skipped]
+        lines.append("")
     lines += ["## Approvals", ""]
     lines += [f"- T+{_mmss(at)} <@{who}> {decision}d {what}" for at, who, decision, what in log.approvals] or ["- none"]
     lines += ["", "## Validators on planted AI proposals", ""]

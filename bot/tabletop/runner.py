@@ -13,12 +13,13 @@ import json
 import logging
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import select
 
 from bot.actions import EXERCISE as EXERCISE_EXECUTOR
@@ -33,8 +34,10 @@ from bot.slack.poster import Marked, Poster
 from bot.slack.transcript import Transcript
 from bot.store.tables import actions, llm_calls
 from bot.summarize.context import load_context
+from bot.tabletop.decisions import Made, read_decisions
 from bot.tabletop.scenario import AiFault, Inject, ResponderStep, Scenario
 from bot.tabletop.simulator import Anomaly, LaneProfile, Simulator
+from bot.wiring import DEFAULT_POLICY
 from prompts import proposal_schema
 from validators.check import Checker, check_proposal
 from validators.rules import stamp
@@ -70,6 +73,14 @@ class DrillLog:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     """Every LLM call of the run (the audit trail's rows)."""
+    people: dict[str, str] = field(default_factory=dict)
+    """role -> the Slack user who played it (a person: the bot never plays that role)."""
+    made: list[Made] = field(default_factory=list)
+    """Every decision, people's and scripted ones, from the drill's store."""
+    decided_by: dict[str, Made] = field(default_factory=dict)
+    """What timed each decision in ``decisions``: who made it, and whether a script did."""
+    skipped: list[tuple[timedelta, str, str, str]] = field(default_factory=list)
+    """(when, role, person, step) for each scripted step not played: a person holds its role."""
 
     def note(self, at: timedelta, kind: str, detail: str, actor: str | None = None) -> None:
         self.entries.append(Entry(at, kind, detail, actor))
@@ -134,20 +145,29 @@ class Drill:
         llm: dict[str, Any] | None = None,
         events: Callable[[], Iterator[tuple[datetime, bytes]]] | None = None,
         recorded: list[Recorded] | None = None,
+        people: dict[str, str] | None = None,
+        tell: Callable[[str], None] | None = None,
     ) -> None:
         """``exercise=False`` is a replay (``lanekeeper replay``): the same run, unmarked;
-        ``llm`` holds the LLM settings (model, key, base URL) when summaries should use one."""
+        ``llm`` holds the LLM settings (model, key, base URL) when summaries should use one.
+        ``people``: role -> Slack user for the roles people play (they approve as the policy's
+        approvers do, in the drill only); ``tell`` posts each inject where people see it."""
         self.scenario = scenario
+        self.people = dict(people or {})
+        self.tell = tell
         self.events, self.recorded = events, recorded or []
         """A recorded world instead of the simulated one: its events and its alert deliveries."""
         self.progress: Callable[[timedelta, int], None] | None = None
         """Called every simulated minute with the time and the events ingested so far."""
         self.events_ingested = 0
         self.now = scenario.start
-        self.log = DrillLog(scenario)
+        self.log = DrillLog(scenario, people=self.people)
         self.control = control or Control()
         self.transcript = Transcript(channel="#tabletop" if exercise else "#settlement-incidents", clock=lambda: self.now)
         settings = Settings(_env_file=None, database_url=f"sqlite:///{work / 'drill.db'}", **(llm or {}))
+        if self.people:
+            policy = drill_policy(work, settings.policy or DEFAULT_POLICY, self.people.values())
+            settings = settings.model_copy(update={"policy": policy})
         target = poster or self.transcript
         self.bot = Bot(
             settings,
@@ -189,9 +209,11 @@ class Drill:
                 if self.progress is not None and t.total_seconds() % 60 == 0:
                     self.progress(t, self.events_ingested)
                 while steps and steps[0][0] <= t:
-                    _, _, step = steps.pop(0)
+                    at, _, step = steps.pop(0)
                     if isinstance(step, ResponderStep):
-                        self._respond(step)
+                        self.now = self.scenario.start + at  # a scripted step is stamped at its own time, not the step's
+                        self._respond_or_skip(step)
+                        self.now = self.scenario.start + t
                     elif isinstance(step, Recorded):
                         self._alerts(step.alerts)
                     else:
@@ -209,11 +231,25 @@ class Drill:
         return self.log
 
     def _lines(self) -> Iterator[tuple[datetime, bytes]]:
-        for line in simulator_for(self.scenario).lines():
+        for line in world_lines(self.scenario):
             yield datetime.fromisoformat(json.loads(line)["ts"].replace("Z", "+00:00")), line.encode()
+
+    def _respond_or_skip(self, step: ResponderStep) -> None:
+        """The bot never plays a role a person holds: that step is theirs to take, or not."""
+        person = self.people.get(step.role) if step.role else None
+        if person is None:
+            self._respond(step)
+            return
+        self.log.skipped.append((self.offset, step.role or "", person, step.do))
+        self.log.note(self.offset, "scripted.skipped", f"{step.do}: the role {step.role} is played by a person", person)
+
+    def _say(self, text: str) -> None:
+        if self.tell is not None:
+            self.tell(f"T+{_mmss(self.offset)} · {text}")
 
     def _inject(self, inject: Inject) -> None:
         if inject.alert is not None:
+            self._say(f"Inject: alert {inject.alert.name} fires on {inject.alert.lane}: {inject.alert.summary}")
             alert = inject.alert
             payload = {
                 "version": "4",
@@ -225,14 +261,17 @@ class Drill:
                         "status": "firing",
                         "labels": {"alertname": alert.name, "lane": alert.lane, "severity": alert.severity, "exercise": "true"},
                         "annotations": {"summary": f"{EXERCISE}: {alert.summary}"},
-                        "startsAt": stamp(self.now),
+                        "startsAt": stamp(self.scenario.start + inject.at),  # to the second, whatever the step
                         "endsAt": "0001-01-01T00:00:00Z",
                     }
                 ],
             }
+            if self.log.first_alert is None:  # the alert's own time (its startsAt), not the step's
+                self.log.first_alert = inject.at
             self._alerts(parse_alertmanager(json.dumps(payload).encode()))
         elif inject.message is not None:
             self.log.note(self.offset, "inject.message", inject.message)
+            self._say(f"Inject: {inject.message}")
         elif inject.ai_fault is not None:
             self._ai_fault(inject.ai_fault)
 
@@ -279,19 +318,19 @@ class Drill:
         self.log.faults.append((fault, codes))
         verdict = f"stopped by {', '.join(codes)}" if codes else "NOT STOPPED: it would have been posted"
         self.log.note(self.offset, "inject.ai_fault", f"planted proposal “{fault.headline}”: {verdict}")
+        self._say(f"Inject: a planted AI proposal ({fault.why}): {verdict}")
 
     def _respond(self, step: ResponderStep) -> None:
         words = step.do.split()
         try:
-            if words in (["ack"], ["resolve"]):
-                incident_id = newest_open_incident(self.bot.engine)
-                if incident_id is None:
-                    raise IncidentError("no open incident")
+            if words == ["escalate"]:
+                self.bot.desk.escalate(self._open_incident(), step.user)
+            elif words in (["ack"], ["resolve"]):
+                incident_id = self._open_incident()
                 if words == ["ack"]:
                     self.bot.incidents.ack(incident_id, step.user)
                 else:
                     self.bot.incidents.set_status(incident_id, "resolved", step.user)
-                self._decided(words[0], step.user, incident_id)
             elif words[0] == "suggest" and len(words) == 3:
                 suggestion = self.bot.actions.suggest(words[1], words[2], step.user)
                 self.bot.post_action(suggestion)
@@ -313,20 +352,56 @@ class Drill:
             raise ActionError(f"no suggested {kind} {lane} to {decision}")
         state = self.bot.actions.vote(action_id, Ballot(step.user, "approve" if decision == "approve" else "reject"))
         self.bot.post_action(state)
-        self.log.approvals.append((self.offset, step.user, decision, f"{kind} {lane}"))
         self.log.note(self.offset, f"action.{decision}", f"{kind} {lane}: {state.status}", step.user)
-        if state.status in ("approved", "rejected"):
-            self._decided(f"{'approve' if state.status == 'approved' else 'reject'} {kind} {lane}", step.user, action_id)
 
-    def _decided(self, label: str, user: str, subject: str) -> None:
-        self.log.decisions.setdefault(label, self.offset)
-        self.log.note(self.offset, "decision", f"{label} ({subject})", user)
+    def _open_incident(self) -> str:
+        incident_id = newest_open_incident(self.bot.engine)
+        if incident_id is None:
+            raise IncidentError("no open incident")
+        return incident_id
 
     def _wrap_up(self) -> None:
+        scripted = {r.user for r in self.scenario.responders if r.role not in self.people} - set(self.people.values())
+        found = read_decisions(self.bot.engine, self.scenario.start, lambda who: who in scripted)
+        self.log.made = list(found.made)
+        self.log.decided_by = found.reached
+        self.log.decisions = {label: made.at for label, made in found.reached.items()}
+        votes = [m for m in found.made if m.label.split()[0] in ("approve", "reject") and len(m.label.split()) == 3]
+        self.log.approvals = [(m.at, m.who, m.label.split()[0], m.label.split(maxsplit=1)[1]) for m in votes]
+        for m in found.made:
+            self.log.note(m.at, "decision", f"{m.label} ({'scripted' if m.scripted else 'person'})", m.who)
+        self.log.entries.sort(key=lambda e: e.at)
         with self.bot.engine.connect() as conn:
             self.log.waiting = [dict(w) for w in conn.execute(select(actions).where(actions.c.status == "suggested")).mappings()]
             self.log.attempts = [dict(r) for r in conn.execute(select(llm_calls).order_by(llm_calls.c.call_id)).mappings()]
         self.log.transcript = list(self.transcript.calls)
+
+
+def drill_policy(work: Path, base: Path, people: Iterable[str]) -> Path:
+    """The policy a drill with people runs under: ``base`` with the people added to its
+    approvers (in the drill only, whose store and policy are its own), so a person playing
+    an approving role can approve."""
+    doc = yaml.safe_load(base.read_text(encoding="utf-8"))
+    doc["approvers"] = list(dict.fromkeys([*doc.get("approvers", []), *people]))
+    path = work / "policy.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _mmss(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def world_lines(scenario: Scenario) -> Iterator[str]:
+    """The scenario's settlement events as NDJSON lines in event time: its recorded events
+    (a scenario made from an incident) or the simulator's."""
+    if scenario.events is None:
+        yield from simulator_for(scenario).lines()
+        return
+    with open(scenario.events, encoding="utf-8") as recorded:
+        lines = [line if line.endswith("\n") else line + "\n" for line in recorded if line.strip()]
+    yield from sorted(lines, key=lambda line: datetime.fromisoformat(json.loads(line)["ts"].replace("Z", "+00:00")))
 
 
 def simulator_for(s: Scenario) -> Simulator:

@@ -21,7 +21,8 @@ from bot.config import parse_duration
 from bot.tabletop.simulator import AnomalyKind
 
 Offset = Annotated[timedelta, BeforeValidator(parse_duration)]
-Decision = Literal["ack", "approve", "reject", "resolve"]
+Decision = Literal["ack", "approve", "reject", "decide", "resolve", "escalate"]
+"""``decide`` is met by an approval or a rejection of the action: a considered call either way."""
 
 
 class ScenarioError(ValueError):
@@ -102,11 +103,27 @@ class Expectation(_Strict):
         return " ".join(p for p in (self.decision, self.action, self.lane) if p)
 
 
+class Baseline(_Strict):
+    """The real incident a scenario was made from, and how its team responded, for the
+    after-action report to compare with (times from the first alert)."""
+
+    incident: str
+    severity: str | None = None
+    acknowledged: Offset | None = None
+    resolved: Offset | None = None
+    decisions: dict[str, Offset] = {}
+    """``approve rollback l2-arb`` (or reject) -> when the real action was decided."""
+    actions: list[str] = []
+    """What was done: ``rollback l2-arb: executed``."""
+
+
 class ResponderStep(_Strict):
     at: Offset
     user: str
     do: str
-    """``ack``, ``resolve``, ``suggest KIND LANE``, ``approve KIND LANE`` or ``reject KIND LANE``."""
+    """``ack``, ``resolve``, ``escalate``, ``suggest KIND LANE``, ``approve KIND LANE`` or ``reject KIND LANE``."""
+    role: str | None = None
+    """The role this step plays: when a person holds it, the step is theirs and never scripted."""
 
 
 class Scenario(_Strict):
@@ -123,6 +140,10 @@ class Scenario(_Strict):
     expect: list[Expectation] = []
     roles: dict[str, str] = {}
     responders: list[ResponderStep] = []
+    events: str | None = None
+    """A recorded world instead of the simulated one: an NDJSON file of settlement events
+    (a path relative to the scenario file), as ``tabletop from-incident`` writes it."""
+    baseline: Baseline | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -130,6 +151,10 @@ class Scenario(_Strict):
         for where, lane in self._lane_mentions():
             if lane not in self.lanes:
                 problems.append(f"{where}: lane {lane!r} is not among the scenario's lanes ({', '.join(self.lanes)})")
+        for i, step in enumerate(self.responders):
+            if step.role is not None and step.role not in self.roles:
+                known = ", ".join(self.roles) or "none"
+                problems.append(f"responders[{i}]: role {step.role!r} is not one of the scenario's roles ({known})")
         for where, at in self._times():
             if at > self.duration:
                 problems.append(f"{where}: at {at} is after the scenario ends ({self.duration})")
@@ -197,4 +222,10 @@ def load(name_or_path: str) -> Scenario:
     path = Path(name_or_path)
     if not path.is_file():
         raise ScenarioError(f"{name_or_path}: neither a bundled scenario ({', '.join(scenarios)}) nor a file")
-    return parse_scenario(path.read_text(encoding="utf-8"), str(path))
+    scenario = parse_scenario(path.read_text(encoding="utf-8"), str(path))
+    if scenario.events is None:
+        return scenario
+    events = path.parent / scenario.events
+    if not events.is_file():
+        raise ScenarioError(f"{path}: events: no file {events}")
+    return scenario.model_copy(update={"events": str(events)})

@@ -1,0 +1,54 @@
+"""A postmortem draft of one incident, from the store, for the CLI and the Slack button."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from bot.clock import Clock
+from bot.postmortem.narrative import write_narrative
+from bot.postmortem.record import load_record
+from bot.postmortem.render import render
+from bot.postmortem.times import response_times
+from bot.summarize.llm import LlmClient
+from bot.summarize.prompt import PATTERNS_ONLY
+from bot.summarize.redact import Redactor
+from prompts import proposal_schema
+from validators.check import Checker
+from validators.policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    incident_id: str
+    number: int
+    status: str
+    markdown: str
+    facts_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Drafter:
+    """What a draft needs, and nothing that writes: the CLI and the button each build one."""
+
+    engine: Engine
+    policy: Policy
+    llm: LlmClient | None
+    reasks: int
+    lookback: timedelta
+    clock: Clock
+    redactor: Redactor = PATTERNS_ONLY
+    checker: Checker = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checker", Checker(self.policy, proposal_schema()))
+
+    def draft(self, incident_id: str) -> Draft:
+        """Only reads the store; ``IncidentError`` when there is no such incident."""
+        record = load_record(self.engine, self.policy, incident_id, self.lookback)
+        times = response_times(record)
+        narrative = write_narrative(record, times, self.checker, self.llm, reasks=self.reasks, redactor=self.redactor)
+        markdown = render(record, times, narrative, self.clock())
+        return Draft(incident_id, record.number, record.status, markdown, narrative.headline is None)
