@@ -112,6 +112,17 @@ def test_the_started_line_never_shows_the_nats_password(in_tmp: Path, monkeypatc
     assert "hunter2" not in line
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_store_is_refused_at_start_up(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Observed: serve starts ('store sqlite://'), /healthz answers ok: true, and every POST
+    /events is 503 'no such table: events' (each pooled connection has its own empty memory
+    database; the migrations went to another), with 'background tick failed, retrying: no such
+    table: incidents' twice a second for ever."""
+    monkeypatch.setenv("LANEKEEPER_DATABASE_URL", url)
+    with pytest.raises(SettingsError):
+        check_start(Settings(_env_file=None), "127.0.0.1", _free_port())
+
+
 # --- the store URL ------------------------------------------------------------------------
 
 
