@@ -310,3 +310,16 @@ def test_the_replay_guard_refuses_a_second_taking_of_any_key(postgres_url: str, 
         assert SeenInStore(engine, 10).first_time(key) is False
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("text", [b"\xff\xfe garbage", b"x: " + b"[" * 5000 + b"]" * 5000], ids=["not-utf8", "nested-5000-deep"])
+def test_lanes_with_a_bad_policy_is_one_line_naming_it(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], text: bytes
+) -> None:
+    # observed: UnicodeDecodeError traceback (24 lines) / RecursionError traceback (2,999 lines), exit 1
+    _store(in_tmp, monkeypatch)
+    (in_tmp / "p.yaml").write_bytes(text)
+    monkeypatch.setenv("LANEKEEPER_POLICY", str(in_tmp / "p.yaml"))
+    capsys.readouterr()
+    code, err = _run(["lanes"], capsys)
+    assert _one_line(code, err).startswith("lanekeeper lanes: LANEKEEPER_POLICY:")
