@@ -323,3 +323,21 @@ def test_lanes_with_a_bad_policy_is_one_line_naming_it(
     capsys.readouterr()
     code, err = _run(["lanes"], capsys)
     assert _one_line(code, err).startswith("lanekeeper lanes: LANEKEEPER_POLICY:")
+
+
+@pytest.mark.parametrize("host", ["::1", "::"])
+def test_an_ipv6_host_is_not_refused(in_tmp: Path, host: str) -> None:
+    """uvicorn serves on IPv6; the port probe opens an IPv4 socket only. Observed: "--port:
+    N on ::1 cannot be used: Address family for hostname not supported; stop what holds it"."""
+    check_start(Settings(_env_file=None), host, _free_port())
+
+
+def test_an_incidents_limit_too_large_is_one_line(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # observed: OverflowError: Python int too large to convert to SQLite INTEGER (traceback, exit 1)
+    _store(in_tmp, monkeypatch)
+    capsys.readouterr()
+    code, err = _run(["incidents", "--limit", "99999999999999999999"], capsys)
+    assert code in (0, 2), err
+    assert "Traceback" not in err
