@@ -341,3 +341,26 @@ def test_an_incidents_limit_too_large_is_one_line(
     code, err = _run(["incidents", "--limit", "99999999999999999999"], capsys)
     assert code in (0, 2), err
     assert "Traceback" not in err
+
+
+def test_with_slack_configured_the_first_line_still_says_what_runs(in_tmp: Path) -> None:
+    """Observed: the first stderr line is the bot's own info log
+    {"level": "info", "logger": "bot.store.leader", "msg": "this process sends the Slack outbox"},
+    the started line comes second."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(in_tmp),
+        "LANEKEEPER_DATABASE_URL": f"sqlite:///{in_tmp / 's.db'}",
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "LANEKEEPER_CHANNEL": "C1",
+        "SLACK_API_URL": "http://127.0.0.1:1/api/",
+    }
+    command = [sys.executable, "-m", "bot.cli", "serve", "--port", str(_free_port())]
+    with subprocess.Popen(command, cwd=in_tmp, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True) as proc:
+        try:
+            assert proc.stderr is not None
+            first = proc.stderr.readline()
+        finally:
+            proc.kill()
+    assert first.startswith("lanekeeper serve: listening on"), first
