@@ -364,3 +364,21 @@ def test_with_slack_configured_the_first_line_still_says_what_runs(in_tmp: Path)
         finally:
             proc.kill()
     assert first.startswith("lanekeeper serve: listening on"), first
+
+
+def test_a_dot_env_with_junk_lines_still_answers_in_one_line(in_tmp: Path) -> None:
+    """Observed (stderr, 3 lines, the file never named):
+    python-dotenv could not parse statement starting at line 1
+    python-dotenv could not parse statement starting at line 2
+    lanekeeper lanes: no store at ...: nothing was created; ..."""
+    (in_tmp / ".env").write_text("this is junk\n=novalue\nLANEKEEPER_CHANNEL=C1\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "lanes"],
+        cwd=in_tmp,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(in_tmp)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    _one_line(result.returncode, result.stderr)
