@@ -48,10 +48,11 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def open_existing(url: str) -> Engine:
+def open_existing(url: str, *, any_schema: bool = False) -> Engine:
     """An engine on a store that must already exist and be migrated: a read command never
     creates one (an SQLite file would otherwise appear, empty, wherever it was run, and say
-    all is quiet) nor changes one."""
+    all is quiet) nor changes one. ``any_schema``: a store at another revision is opened too
+    (``db check`` says which; ``db backup`` is what is taken before an upgrade)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -66,7 +67,7 @@ def open_existing(url: str) -> Engine:
     except SQLAlchemyError as exc:
         engine.dispose()
         raise StoreError(explain(str(getattr(exc, "orig", None) or exc), url)) from None
-    if behind:
+    if behind and not any_schema:
         engine.dispose()
         raise StoreError(
             f"the store at {engine.url.render_as_string(hide_password=True)} is not at this version's schema; "
