@@ -7,13 +7,17 @@ engineers read it at 3 a.m.
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
+from dotenv.parser import parse_stream
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
 
@@ -134,11 +138,17 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
             raise ValueError("use sqlite:///PATH or postgresql://USER@HOST/DB")
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):  # a port that is no number: most often a password with '@' or ':' in it
+            raise ValueError("cannot be read as a URL; in a password, write @ as %40, : as %3A, / as %2F and % as %25") from None
         return value
 
 
 def load_settings(env_file: str | Path | None = ".env") -> Settings:
     """Read the settings, turning the first problem into one line that names the variable."""
+    if env_file is not None:
+        _check_env_file(Path(env_file))
     try:
         return Settings(_env_file=env_file)
     except ValidationError as exc:
@@ -149,3 +159,20 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         name = str(error["loc"][0])  # the variable: fields are read by their alias
         shown = "" if name in _NOT_ECHOED else f" (got {error.get('input')!r})"
         raise SettingsError(f"{name}: {message}{shown}") from None
+
+
+def _check_env_file(path: Path) -> None:
+    """A ``.env`` python-dotenv would half read (warning on stderr for each line it skips,
+    then going on without them): refused whole, naming the file and the line."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise SettingsError(f"{path}: line {line} is not UTF-8 text; fix or remove it") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raise SettingsError(f"{path}: line {binding.original.line} is not NAME=value; fix or remove it")

@@ -27,6 +27,10 @@ def load_policy(path: Path | None) -> Policy:
         return parse_policy(source.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SettingsError(f"LANEKEEPER_POLICY: cannot read {source}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"LANEKEEPER_POLICY: {source}: not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise SettingsError(f"LANEKEEPER_POLICY: {source}: nested too deep to be a policy") from None
     except PolicyError as exc:
         raise SettingsError(f"LANEKEEPER_POLICY: {source}: {exc}") from None
 

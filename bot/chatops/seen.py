@@ -68,7 +68,7 @@ class SeenInStore:
     def first_time(self, key: str) -> bool:
         if not self.local.first_time(key):
             return False
-        stored = key if len(key) <= _KEY_CHARS else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+        stored = _storable(key)
         at_us = int(self._now() * 1_000_000)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         statement = (
@@ -91,6 +91,19 @@ class SeenInStore:
         with self._lock:
             self._inserts += 1
             return self._inserts % PRUNE_EVERY == 1
+
+
+def _storable(key: str) -> str:
+    """The key as the column takes it: one too long, with a NUL (PostgreSQL refuses it in
+    text) or a lone surrogate (from a JSON ``\\udcff``; no UTF-8) is stored as its digest,
+    so that no key makes the guard fail open."""
+    try:
+        if len(key) <= _KEY_CHARS and "\x00" not in key:
+            key.encode("utf-8")
+            return key
+    except UnicodeEncodeError:
+        pass
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def replay_guard(engine: Engine, bound: int) -> Seen | SeenInStore:

@@ -10,10 +10,13 @@ import resource
 import socket
 import sys
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import SecretStr
 
 from bot import logs
 from bot.config import Settings, SettingsError, load_settings
-from bot.store.diagnose import sqlite_location
+from bot.store.diagnose import parsed, sqlite_location
 from bot.store.engine import StoreError
 from bot.wiring import llm_configured
 
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.http.app import create_app  # noqa: PLC0415
     from bot.runtime import Bot  # noqa: PLC0415
 
-    logs.configure(json_lines=None if args.log_format is None else args.log_format == "json")
+    logs.configure(json_lines=None if args.log_format is None else args.log_format == "json", held=True)
     try:
         settings = load_settings()
         check_start(settings, args.host, args.port)
@@ -44,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         bot.start()
     except (SettingsError, StoreError, ValueError) as exc:  # one line, naming the setting and what to do
         print(f"lanekeeper serve: {exc}", file=sys.stderr)
+        logs.release()
         return 2
     # Ingest allocates hundreds of thousands of objects a second; with the default thresholds
     # the cyclic collector walks them every few thousand allocations. Nothing on the hot path
@@ -56,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     sys.setswitchinterval(0.001)
     files = raise_open_file_limit()
     print(started_line(settings, args.host, args.port, bot.engine.url.render_as_string(hide_password=True)), file=sys.stderr)
+    logs.release()
     log.info("listening", extra={"open_files": files, "max_connections": bot.settings.max_connections})
     try:
         uvicorn.run(
@@ -74,10 +79,37 @@ def run(args: argparse.Namespace) -> int:
 
 def check_start(settings: Settings, host: str, port: int) -> None:
     """Mistakes found before anything starts, each as one line naming what to change."""
-    if settings.database_url.startswith("sqlite"):
-        problem = sqlite_location(settings.database_url)
+    _check_store(settings.database_url)
+    _check_slack(settings)
+    _check_address(host, port)
+
+
+def _check_store(url: str) -> None:
+    if url.startswith("sqlite"):
+        if parsed(url).database in (None, "", ":memory:"):
+            raise SettingsError(
+                "LANEKEEPER_DATABASE_URL: an in-memory SQLite store is not shared by the server's connections and "
+                "processes (nothing could be stored); use a file: sqlite:///PATH"
+            )
+        problem = sqlite_location(url)
         if problem:
             raise SettingsError(problem)
+
+
+_SLACK = {
+    "SLACK_BOT_TOKEN": "slack_bot_token",
+    "SLACK_SIGNING_SECRET": "slack_signing_secret",
+    "SLACK_APP_TOKEN": "slack_app_token",
+    "LANEKEEPER_CHANNEL": "channel",
+}
+
+
+def _check_slack(settings: Settings) -> None:
+    for name, field in _SLACK.items():
+        value = getattr(settings, field)
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is not None and not text.strip():
+            raise SettingsError(f"{name}: is blank; set it, or remove it to run without Slack")
     token, secret = settings.slack_bot_token is not None, settings.slack_signing_secret is not None
     if token != secret:
         have, need = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if token else ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
@@ -89,26 +121,52 @@ def check_start(settings: Settings, host: str, port: int) -> None:
         raise SettingsError("LANEKEEPER_CHANNEL: required with SLACK_BOT_TOKEN (the channel incidents are posted to, by id)")
     if settings.slack_app_token is not None and not token:
         raise SettingsError("SLACK_BOT_TOKEN: required with SLACK_APP_TOKEN (Socket Mode carries requests, not the posts)")
-    with socket.socket() as probe:
+
+
+def _check_address(host: str, port: int) -> None:
+    """Bound as uvicorn binds (SO_REUSEADDR: a restart is not refused for the old
+    connections' TIME_WAIT), for the address family the host resolves to."""
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"--port: {port} is not a port; choose one from 1 to 65535")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else "not a host name"
+        raise SettingsError(
+            f"--host: {host} cannot be found ({reason}); use an address or a name this machine resolves"
+        ) from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((host, port))
+            probe.bind(address)
         except OSError as exc:
-            reason = (
-                "is in use (another lanekeeper serve?)" if exc.errno == errno.EADDRINUSE else f"cannot be used: {exc.strerror}"
-            )
-            raise SettingsError(f"--port: {port} on {host} {reason}; stop what holds it, or choose another with --port") from None
+            if exc.errno == errno.EADDRINUSE:
+                raise SettingsError(
+                    f"--port: {port} on {host} is in use (another lanekeeper serve?); stop what holds it, or choose another "
+                    "with --port"
+                ) from None
+            raise SettingsError(f"--host: cannot listen on {host} port {port}: {exc.strerror}") from None
 
 
 def started_line(settings: Settings, host: str, port: int, store: str) -> str:
     """What runs, in one line: an operator learns now, not an hour later, that nothing will be posted."""
+    origin = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     if settings.slack_bot_token is None:
         slack = "Slack is not configured; nothing will be posted"
     else:
-        mode = "Socket Mode" if settings.slack_app_token is not None else f"HTTP at http://{host}:{port}/slack/events"
+        mode = "Socket Mode" if settings.slack_app_token is not None else f"HTTP at {origin}/slack/events"
         slack = f"Slack: {mode}, posting to {settings.channel}"
     llm = f"LLM: {settings.model}" if llm_configured(settings) else "LLM: none, facts-only summaries"
-    nats = f"NATS: {settings.nats_stream} at {settings.nats_url}" if settings.nats_url else "NATS: off"
-    return f"lanekeeper serve: listening on http://{host}:{port} · store {store} · {slack} · {llm} · {nats}"
+    nats = f"NATS: {settings.nats_stream} at {without_password(settings.nats_url)}" if settings.nats_url else "NATS: off"
+    return f"lanekeeper serve: listening on {origin} · store {store} · {slack} · {llm} · {nats}"
+
+
+def without_password(url: str) -> str:
+    """``nats://user:***@host``: a start-up line is copied into tickets and chats."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 def raise_open_file_limit() -> int:

@@ -55,25 +55,63 @@ def open_existing(url: str, *, any_schema: bool = False) -> Engine:
     (``db check`` says which; ``db backup`` is what is taken before an upgrade)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        database = make_url(url).database
-        if not database or database == ":memory:" or not Path(database).expanduser().is_file():
-            raise StoreError(
-                f"no store at {Path(database or url).expanduser().resolve()}: nothing was created; run this where the "
-                "bot's store is, or set LANEKEEPER_DATABASE_URL to it"
-            )
+        _sqlite_store_file(make_url(url).database)
     engine = make_engine(url)
+    shown = engine.url.render_as_string(hide_password=True)
     try:
-        behind = revision(engine) != head_revision()
+        at = revision(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
         raise StoreError(explain(str(getattr(exc, "orig", None) or exc), url)) from None
-    if behind and not any_schema:
-        engine.dispose()
-        raise StoreError(
-            f"the store at {engine.url.render_as_string(hide_password=True)} is not at this version's schema; "
-            "run `lanekeeper db upgrade` (or start `lanekeeper serve`, which migrates)"
+    problem = None
+    if at is None:
+        problem = f"the database at {shown} holds no Lanekeeper store (no schema); set LANEKEEPER_DATABASE_URL to the bot's store"
+    elif not known_revision(at):
+        problem = newer_than_this(shown, at)
+    elif at != head_revision() and not any_schema:
+        problem = (
+            f"the store at {shown} is at revision {at}, behind this version's {head_revision()}; run `lanekeeper db upgrade` "
+            "(or start `lanekeeper serve`, which migrates)"
         )
+    if problem is not None:
+        engine.dispose()
+        raise StoreError(problem)
     return engine
+
+
+def _sqlite_store_file(database: str | None) -> None:
+    """A read command opens only a file that can be a store: opening any other would write
+    SQLite's header (an empty file) or a journal into it."""
+    if not database or database == ":memory:":
+        raise StoreError(
+            "LANEKEEPER_DATABASE_URL names an in-memory SQLite store, which holds nothing here; set it to the bot's store "
+            "file (sqlite:///PATH)"
+        )
+    path = Path(database).expanduser().resolve()
+    if not path.is_file():
+        raise StoreError(
+            f"no store at {path}: nothing was created; run this where the bot's store is, or set LANEKEEPER_DATABASE_URL to it"
+        )
+    if path.stat().st_size == 0:
+        raise StoreError(f"{path} is an empty file, not a Lanekeeper store; set LANEKEEPER_DATABASE_URL to the bot's store")
+
+
+def known_revision(at: str) -> bool:
+    """Whether this version's migrations name ``at`` (a newer version's store: not)."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+    from alembic.util.exc import CommandError  # noqa: PLC0415
+
+    try:
+        return ScriptDirectory(str(MIGRATIONS)).get_revision(at) is not None
+    except CommandError:
+        return False
+
+
+def newer_than_this(shown: str, at: str) -> str:
+    return (
+        f"the store at {shown} is at revision {at}, which this version ({head_revision()}) does not know: a newer "
+        "lanekeeper migrated it; run that version (a store is never migrated backwards)"
+    )
 
 
 def revision(engine: Engine) -> str | None:
@@ -125,16 +163,14 @@ def reading(engine: Engine) -> Connection:
     return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
-def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> list[tuple[Any, ...]]:
     """Straight on the driver's connection, outside any transaction (inside one SQLite
-    ignores the pragma); checked when turned back on, so a migration cannot leave an orphan."""
+    ignores the pragma); the rows without their parent now, so that the caller can tell
+    those a migration left from those that were there before it (``db check`` lists them)."""
     raw = connection.connection.driver_connection
     assert raw is not None
     raw.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
-    if on:
-        orphans = raw.execute("PRAGMA foreign_key_check").fetchall()
-        if orphans:
-            raise StoreError(f"a migration left rows without their parent: {orphans[:5]}")
+    return [tuple(row) for row in raw.execute("PRAGMA foreign_key_check").fetchall()]
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -146,30 +182,41 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, target: str = "head") -> None:
     """Apply the migrations up to ``revision``; safe to call at every start-up."""
     from alembic import command  # noqa: PLC0415 (alembic loads only to migrate)
+    from alembic.util.exc import CommandError  # noqa: PLC0415
 
     config = alembic_config(engine)
+    shown = engine.url.render_as_string(hide_password=True)
+    if target != "head" and not known_revision(target):
+        raise StoreError(f"no migration {target} in this version (its newest is {head_revision()})")
     try:
+        at = revision(engine)
+        if at is not None and not known_revision(at):
+            raise StoreError(newer_than_this(shown, at))
         with engine.connect() as connection:
             if engine.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
                 connection.commit()
             else:  # a table rebuilt by batch mode would trip its children's foreign keys (SQLite's ALTER recipe)
-                _sqlite_foreign_keys(connection, on=False)
+                before = _sqlite_foreign_keys(connection, on=False)
             try:
                 config.attributes["connection"] = connection
-                command.upgrade(config, revision)
+                command.upgrade(config, target)
             finally:
                 if engine.dialect.name == "postgresql":
                     connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK})
                     connection.commit()
                 else:
-                    _sqlite_foreign_keys(connection, on=True)
+                    left = [row for row in _sqlite_foreign_keys(connection, on=True) if row not in before]
+                    if left:
+                        raise StoreError(f"a migration left rows without their parent: {left[:5]}")
+                    if before:
+                        log.warning("the store holds %d rows without their parent (see lanekeeper db check)", len(before))
     except OperationalError as exc:  # the store cannot be reached or opened: said as the operator can act on it
         raise StoreError(explain(str(exc.orig or exc), engine.url.render_as_string(hide_password=False))) from exc
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, CommandError) as exc:
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one line, whatever the driver wrote
-        raise StoreError(f"cannot migrate the store at {engine.url.render_as_string(hide_password=True)}: {reason}") from exc
-    log.debug("store schema at %s", revision)  # the start-up line names the store; this is detail
+        raise StoreError(f"cannot migrate the store at {shown}: {reason}") from exc
+    log.debug("store schema at %s", target)  # the start-up line names the store; this is detail
