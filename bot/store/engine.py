@@ -52,7 +52,8 @@ def open_existing(url: str, *, any_schema: bool = False) -> Engine:
     """An engine on a store that must already exist and be migrated: a read command never
     creates one (an SQLite file would otherwise appear, empty, wherever it was run, and say
     all is quiet) nor changes one. ``any_schema``: a store at another revision is opened too
-    (``db check`` says which; ``db backup`` is what is taken before an upgrade)."""
+    (``db check`` says which; ``db backup`` is what is taken before an upgrade), but never
+    one no migration has touched."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -63,11 +64,11 @@ def open_existing(url: str, *, any_schema: bool = False) -> Engine:
             )
     engine = make_engine(url)
     try:
-        behind = revision(engine) != head_revision()
+        at = revision(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
         raise StoreError(explain(str(getattr(exc, "orig", None) or exc), url)) from None
-    if behind and not any_schema:
+    if at != head_revision() and (at is None or not any_schema):  # never migrated: no store to check or back up
         engine.dispose()
         raise StoreError(
             f"the store at {engine.url.render_as_string(hide_password=True)} is not at this version's schema; "
