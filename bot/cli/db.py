@@ -89,11 +89,13 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _schema_advice(at: str | None) -> str:
+    """What to do about a store at another revision: upgrade is the answer only when this
+    version knows the revision (otherwise a newer version migrated it: a rolled-back binary)."""
     from alembic.script import ScriptDirectory  # noqa: PLC0415 (alembic loads only where used)
     from alembic.util import CommandError  # noqa: PLC0415
 
     try:
-        if at is not None:  # None: never migrated
+        if at is not None:  # never None here (open_existing refuses a never-migrated store); for mypy
             ScriptDirectory(str(MIGRATIONS)).get_revision(at)
     except CommandError:
         return "a newer lanekeeper migrated it: run that version (migrations only move forward)"
@@ -153,9 +155,8 @@ def _backup(args: argparse.Namespace) -> int:
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
         os.close(fd)
         partial = Path(name)
-        shutil.copymode(
-            Path(str(engine.url.database)).expanduser(), partial
-        )  # mkstemp's 0600 otherwise: the store's own readers may read it
+        # mkstemp makes it 0600; a backup holds what the store holds, so the store's readers may read it
+        shutil.copymode(Path(str(engine.url.database)).expanduser(), partial)
         damage = _copy(engine, partial)
         if damage:
             return _fail(args, f"the store is damaged ({damage}); no backup was written; run `lanekeeper db check`")
