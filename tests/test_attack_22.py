@@ -256,7 +256,16 @@ def test_db_check_on_a_malformed_file_says_so_with_exit_1(
     in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # observed: sqlalchemy.exc.DatabaseError: (sqlite3.DatabaseError) database disk image is malformed (traceback)
-    path = _store(in_tmp, monkeypatch)
+    _malformed(_store(in_tmp, monkeypatch))
+    capsys.readouterr()
+    code, err = _run(["db", "check"], capsys)
+    out = capsys.readouterr().out
+    assert code == 1, (code, err, out)
+    assert "Traceback" not in err
+
+
+def _malformed(path: Path) -> None:
+    """Random bytes over three pages in the middle of the store: SQLite reads its header, not its data."""
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA journal_mode=DELETE")
         conn.execute("CREATE TABLE ballast (b BLOB)")
@@ -266,11 +275,51 @@ def test_db_check_on_a_malformed_file_says_so_with_exit_1(
         for offset in (size // 3, size // 2, size // 2 + 3 * 4096):
             f.seek(offset)
             f.write(hashlib.sha256(str(offset).encode()).digest() * 2)
+
+
+def test_a_backup_of_a_malformed_store_is_refused_and_leaves_no_file(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # observed: "backed up ... to copy.db": a copy of the damage, said to be a backup
+    _malformed(_store(in_tmp, monkeypatch))
     capsys.readouterr()
-    code, err = _run(["db", "check"], capsys)
-    out = capsys.readouterr().out
-    assert code == 1, (code, err, out)
-    assert "Traceback" not in err
+    code, err = _run(["db", "backup", "copy.db"], capsys)
+    assert "db check" in _one_line(code, err)
+    assert "backed up" not in capsys.readouterr().out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["s.db"]
+
+
+def test_a_backup_onto_a_dangling_symlink_is_refused(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # observed: the copy written through the link, to wherever it points
+    _store(in_tmp, monkeypatch)
+    (in_tmp / "copy.db").symlink_to(in_tmp / "elsewhere.db")
+    capsys.readouterr()
+    code, err = _run(["db", "backup", "copy.db"], capsys)
+    assert "link" in _one_line(code, err)
+    assert not (in_tmp / "elsewhere.db").exists()
+
+
+def test_a_backup_of_postgresql_behind_the_schema_says_pg_dump(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stores import postgres_database
+
+    from bot.store.engine import make_engine, upgrade
+
+    databases = postgres_database()
+    url = next(databases)
+    try:
+        engine = make_engine(url)
+        upgrade(engine, "0005")
+        engine.dispose()
+        monkeypatch.setenv("LANEKEEPER_DATABASE_URL", url)
+        code, err = _run(["db", "backup", "copy.dump"], capsys)
+        assert "pg_dump" in _one_line(code, err)
+        assert not (in_tmp / "copy.dump").exists()
+    finally:
+        databases.close()
 
 
 def test_db_upgrade_of_a_current_store_with_an_orphan_does_not_blame_a_migration(

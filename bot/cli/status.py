@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.incidents import IncidentError
-from bot.incidents.views import list_incidents, show_incident
+from bot.incidents.views import MAX_LISTED, list_incidents, show_incident
 from bot.lanes import snapshot
 from bot.store.engine import StoreError, open_existing
 from bot.wiring import load_policy
@@ -30,7 +30,7 @@ def add_parsers(sub: Any) -> None:
     incidents = sub.add_parser("incidents", help="incidents from the store; with an ID, one incident and its timeline")
     incidents.add_argument("incident_id", nargs="?", metavar="ID")
     incidents.add_argument("--status", choices=["open", "mitigated", "resolved"], help="only these (open includes mitigated)")
-    incidents.add_argument("--limit", type=int, default=50)
+    incidents.add_argument("--limit", type=int, default=50, help=f"at most this many, 1 to {MAX_LISTED:,} (default 50)")
     incidents.add_argument("--json", action="store_true", help="one JSON document")
     incidents.set_defaults(run=lambda a: _with_store(a, _incidents))
 
@@ -108,6 +108,9 @@ def _attempt_row(call: dict[str, Any]) -> list[str]:
 
 
 def _incidents(args: argparse.Namespace, engine: Engine, _: Settings) -> int:
+    if not 1 <= args.limit <= MAX_LISTED:  # checked here, not by argparse: one line, no usage text
+        print(f"lanekeeper incidents: --limit {args.limit} is out of range; give 1 to {MAX_LISTED:,}", file=sys.stderr)
+        return 2
     if args.incident_id:
         try:
             detail = show_incident(engine, args.incident_id)

@@ -29,13 +29,12 @@ from bot.http import openapi
 from bot.http.body import BodyPace, BodyTooLarge, BodyTooSlow, read_body, stream_body
 from bot.incidents import IncidentError
 from bot.incidents.engine import IncidentStatus
-from bot.incidents.views import list_incidents, show_incident
+from bot.incidents.views import MAX_LISTED, list_incidents, show_incident
 from bot.lanes.snapshot import describe
 from bot.lanes.worker import LiveStatusError
 from bot.runtime import Bot
 
 log = logging.getLogger(__name__)
-MAX_LISTED = 10_000
 SENDER = Path(description=openapi.SENDERS_DOC, json_schema_extra={"enum": list(SENDERS)})
 
 

@@ -13,6 +13,10 @@ from bot.store.engine import reading
 from bot.store.tables import alerts, incidents, llm_calls, timeline
 from validators.rules import stamp
 
+MAX_LISTED = 10_000
+"""The most incidents one listing returns (HTTP ``limit`` and ``lanekeeper incidents --limit``):
+bounded so a number past SQLite's 64 bits is refused in words, not by the driver."""
+
 
 @dataclass(frozen=True, slots=True)
 class IncidentSummary:

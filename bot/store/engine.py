@@ -52,7 +52,8 @@ def open_existing(url: str, *, any_schema: bool = False) -> Engine:
     """An engine on a store that must already exist and be migrated: a read command never
     creates one (an SQLite file would otherwise appear, empty, wherever it was run, and say
     all is quiet) nor changes one. ``any_schema``: a store at another revision is opened too
-    (``db check`` says which; ``db backup`` is what is taken before an upgrade)."""
+    (``db check`` says which; ``db backup`` is what is taken before an upgrade), but never
+    one no migration has touched."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         _sqlite_store_file(make_url(url).database)
@@ -66,7 +67,7 @@ def open_existing(url: str, *, any_schema: bool = False) -> Engine:
     problem = None
     if at is None:
         problem = f"the database at {shown} holds no Lanekeeper store (no schema); set LANEKEEPER_DATABASE_URL to the bot's store"
-    elif not known_revision(at):
+    elif not known_revision(at) and not any_schema:
         problem = newer_than_this(shown, at)
     elif at != head_revision() and not any_schema:
         problem = (
