@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from fakes import FakeOpenAI, FakeSlack, running
+from helpers import wait_for
 from races import Receiver, _serving
 from sqlalchemy import select
 from stores import running as running_bot
@@ -95,9 +96,8 @@ def test_an_acknowledgement_stops_the_escalation(world: World, receiver: Receive
     world.clock.advance(305)
     settle(world)
     assert steps(world, incident_id) == ["escalation.reminded"]
-    Slack(world).click("lk_ack", incident_id, LEAD)
-    world.bot.drain()
-    assert world.bot.desk.show("#1").as_json()["acked_by"] == LEAD
+    Slack(world).click("lk_ack", incident_id, LEAD)  # answered by a lazy listener, after the click's acknowledgement
+    wait_for(lambda: world.bot.desk.show("#1").as_json()["acked_by"] == LEAD, what="the acknowledgement")
     world.clock.advance(3600)
     settle(world)
     assert steps(world, incident_id) == ["escalation.reminded"]
@@ -154,3 +154,23 @@ def test_a_restarted_bot_takes_the_escalation_up_where_it_was_and_repeats_no_ste
         assert receiver.calls == {page_id(incident_id, 2): 1}
     finally:
         again.close()
+
+
+def test_a_page_whose_call_a_crash_cut_off_before_it_started_is_made_once_by_the_next_sweep(
+    world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incident_id = world.open_incident()
+    world.clock.advance(305)
+    settle(world)
+    with monkeypatch.context() as crash:  # the step commits, then the process dies before the call
+        crash.setattr(world.bot.actions, "execute", lambda action_id: None)
+        world.clock.advance(305)
+        world.bot.tick()
+    page = page_id(incident_id, 2)
+    assert world.bot.actions.state(page).status == "approved"
+    assert receiver.calls == {}
+    world.clock.advance(world.bot.actions.executor.longest_s + 31)  # past the longest a call can take, and the grace
+    world.bot.tick()
+    world.bot.tick()
+    assert receiver.calls == {page: 1}
+    assert world.bot.actions.state(page).status == "executed"
