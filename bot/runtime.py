@@ -175,7 +175,10 @@ class Bot:
         return due
 
     def tick(self) -> list[Notification]:
-        """One round of background work: due notifications, lane status snapshot, gauges."""
+        """One round of background work: alerts a silence no longer mutes, due notifications,
+        escalations, the thread, lane status snapshot, gauges."""
+        for incident_id in sorted(self.incidents.unmuted().reopened):
+            self.reporter.redraw(incident_id)
         due = self.notify_due()
         for action in self.actions.sweep():
             self.post_action(action)

@@ -18,7 +18,7 @@ from test_summaries import World, alertmanager
 
 from bot.chatops.silences import silence
 from bot.incidents.silences import SilenceError
-from bot.store.tables import alerts, incidents
+from bot.store.tables import alerts, incidents, lane_silences
 
 
 @pytest.fixture
@@ -131,3 +131,26 @@ def _events() -> bytes:
     stream.settle("s1", 500, 510)
     stream.settle("s2", 500, 510, lane="l2-op")
     return stream.ndjson()
+
+
+def test_an_alert_still_firing_when_its_silence_ends_opens_its_incident_then(world: World, slack: Slack) -> None:
+    slack.command("/lane", "silence l2-arb 30m deploy", user=ONCALL)
+    assert fire(world, 600)["muted"] == 1
+    world.bot.tick()
+    assert count(world, incidents) == 0  # still silenced: nothing, however many ticks
+    with world.bot.engine.connect() as conn:
+        assert conn.scalar(select(lane_silences.c.alerts_muted)) == 1  # counted once, not once a tick
+    world.clock.advance(31 * 60)  # the silence ends by itself; SettlementFailures still fires
+    world.bot.tick()
+    world.bot.drain()
+    assert count(world, incidents) == 1
+    [card] = world.slack.of("chat.postMessage")
+    assert "SettlementFailures on l2-arb" in card.args["text"]
+
+
+def test_unsilencing_a_lane_whose_alert_still_fires_opens_its_incident(world: World, slack: Slack) -> None:
+    slack.command("/lane", "silence l2-arb 30m deploy", user=ONCALL)
+    fire(world, 600)
+    slack.command("/lane", "unsilence l2-arb", user=ONCALL)
+    world.bot.tick()
+    assert count(world, incidents) == 1

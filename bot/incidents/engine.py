@@ -15,7 +15,8 @@ Rules that Alertmanager leaves to the receiver, decided here:
 - a firing alert for a group whose incident resolved within the flap window (``Damping``)
   reopens that incident, counting a flap, instead of opening a new one;
 - a firing alert that would open (or reopen) an incident on a lane silenced from Slack is
-  stored and counted on the silence, and opens nothing.
+  stored and counted on the silence, and opens nothing until the silence is over
+  (``unmuted``, each tick).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from bot.alerts import Alert
 from bot.clock import Clock, utcnow
 from bot.incidents.flaps import NO_DAMPING, Damping
 from bot.incidents.rules import Routing
-from bot.incidents.silences import count_muted, muting
+from bot.incidents.silences import count_muted, muting, silenced_lanes
 from bot.incidents.timeline import record
+from bot.store.engine import reading
 from bot.store.tables import alerts, incidents, timeline
 
 IncidentStatus = Literal["open", "mitigated", "resolved"]
@@ -362,6 +364,25 @@ class IncidentEngine:
             if row["status"] == "resolved":
                 raise IncidentError(f"{incident_id} is resolved; there is nothing to escalate")
             self._log(conn, incident_id, self.clock(), "incident.escalated", {"to": to}, actor=actor)
+
+    def unmuted(self) -> Received:
+        """Alerts a silence kept from opening an incident that still fire once it is over
+        (expired or ended): filed now, as if they had just arrived, the way Alertmanager
+        notifies of an alert still firing when its silence expires."""
+        muted = (alerts.c.status == "firing") & alerts.c.incident_id.is_(None) & alerts.c.inhibited.is_(False)
+        with reading(self.engine) as conn:  # most ticks find none: no write lock for that
+            still = silenced_lanes(conn, self.clock())
+            found = select(alerts.c.alert_id).where(muted, alerts.c.lane.not_in(still) if still else muted)
+            if conn.scalar(found.limit(1)) is None:
+                return Received()
+        result = Received()
+        with self._lock, self.engine.begin() as conn:
+            self._begin(conn)
+            now = self.clock()
+            for row in list(conn.execute(select(alerts).where(muted).order_by(alerts.c.starts_at)).mappings()):
+                if muting(conn, row["lane"], now) is None:
+                    self._file_firing(conn, _alert_of(row), now, result)
+        return result
 
     def _row(self, conn: Connection, incident_id: str) -> Any:
         row = conn.execute(select(incidents).where(incidents.c.incident_id == incident_id)).mappings().first()

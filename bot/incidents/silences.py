@@ -69,6 +69,10 @@ def muting(conn: Connection, lane: str | None, now: datetime) -> int | None:
     return None if found is None else int(found)
 
 
+def silenced_lanes(conn: Connection, now: datetime) -> set[str]:
+    return set(conn.scalars(select(lane_silences.c.lane).where(_live(now))))
+
+
 def count_muted(conn: Connection, silence_id: int) -> None:
     conn.execute(
         update(lane_silences)
