@@ -7,8 +7,10 @@ Driven by the event clock and ``tick``, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fakes import FakeOpenAI, FakeSlack, running
@@ -23,6 +25,8 @@ from test_summaries import World, world_for
 from bot.actions import EXERCISE
 from bot.incidents.escalation import page_id
 from bot.store.tables import timeline
+from bot.tabletop.runner import run_offline
+from bot.tabletop.scenario import bundled
 
 APPROVERS = "<@U01ONCALL>, <@U02LEAD>"
 
@@ -174,3 +178,25 @@ def test_a_page_whose_call_a_crash_cut_off_before_it_started_is_made_once_by_the
     world.bot.tick()
     assert receiver.calls == {page: 1}
     assert world.bot.actions.state(page).status == "executed"
+
+
+def test_a_drill_runs_the_same_escalation_in_its_own_namespace_and_pages_nobody(
+    monkeypatch: pytest.MonkeyPatch, receiver: Receiver, tmp_path: Path
+) -> None:
+    """Nobody answers the failure-spike drill (a sev2): its bot reminds and "pages",
+    EXERCISE, while production's action webhook (set in the environment, as on a host where
+    the bot runs) is never called."""
+    policy = tmp_path / "policy.yaml"
+    default = (Path(__file__).resolve().parent.parent / "bot" / "defaults" / "policy.yaml").read_text()
+    policy.write_text(
+        default.replace("sev2: {ack_within_s: 900, then: [remind]}", "sev2: {ack_within_s: 300, then: [remind, page]}")
+    )
+    monkeypatch.setenv("LANEKEEPER_POLICY", str(policy))
+    monkeypatch.setenv("LANEKEEPER_ACTION_WEBHOOK", receiver.url)
+    monkeypatch.setenv("LANEKEEPER_ACTION_WEBHOOK_SECRET", "hook-secret-for-races")
+    scenario = bundled()["l2-arb-failure-spike"].model_copy(update={"responders": []})
+    told = json.dumps(run_offline(scenario).transcript, ensure_ascii=False)
+    assert f"14:19 UTC · not acknowledged for 5 min (sev2): {APPROVERS}, please acknowledge" in told
+    assert "14:24 UTC · not acknowledged: paging the on-call through the escalate action (page-inc-20260302-0001-2)" in told
+    assert "page approved: EXERCISE, nothing executes" in told
+    assert receiver.calls == {}
