@@ -58,6 +58,8 @@ def test_a_silenced_lane_opens_no_incident_but_its_alerts_are_stored_and_counted
     assert count(world, incidents) == 0
     assert count(world, alerts) == 1  # stored all the same
     assert world.slack.of("chat.postMessage") == []  # no card
+    metrics = world.client.get("/metrics").text
+    assert 'lanekeeper_alerts_total{outcome="muted",sender="alertmanager"} 1.0' in metrics
     shown = status_text(slack)
     assert "silenced until 14:40 UTC by <@U02LEAD>: “sequencer upgrade &lt;!channel&gt;” (1 alert muted" in shown
     detail = status_text(slack, "status l2-arb")

@@ -164,7 +164,7 @@ def _ingest_routes(app: FastAPI, bot: Bot) -> None:
             raise Refused(sender, "malformed", exc.status, exc.reason) from None
         received = await run_in_threadpool(bot.receive_alerts, alerts)
         counter = bot.metrics.alerts
-        for outcome in ("new", "duplicates", "resolved"):
+        for outcome in ("new", "duplicates", "resolved", "muted"):
             counter.labels(sender, outcome.removesuffix("s")).inc(getattr(received, outcome))
         for silenced, count in received.silenced_senders.items():  # an earlier alert may be another sender's
             counter.labels(silenced, "inhibited").inc(count)
