@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from bot.actions import Actions, ActionState, records
+from bot.actions import Actions, ActionState, is_page, records
 from bot.alerts import Alert
 from bot.clock import Clock, utcnow
 from bot.config import Settings
@@ -268,7 +268,7 @@ class Bot:
         is rendered from the store with the action's row locked, never from ``action`` as its
         caller read it: a state read before another thread's step (a refused click reading
         "executing") could otherwise be queued after that step's message and stay for good."""
-        if self.outbox is None:
+        if self.outbox is None or is_page(action.action_id):  # a page is told in the thread, line by line
             return
         with self.engine.begin() as conn:
             latest = records.load(conn, action.action_id, lock=True)

@@ -87,6 +87,7 @@ def test_nobody_acknowledges_a_sev1_reminds_then_pages_once_each_step_told(world
     told = thread_text(world)
     assert f"not acknowledged: paging the on-call through the escalate action ({page})" in told
     assert "page executed: the action webhook answered 200" in told
+    assert "Suggested: escalate" not in told  # a page is nobody's suggestion: no message with buttons of its own
     assert "paged the on-call at 14:" in card(world)
     assert "(executed: the action webhook answered 200)" in card(world)
     world.clock.advance(3600)  # the policy's steps are done: nothing more, ever
