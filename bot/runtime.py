@@ -101,6 +101,9 @@ class Bot:
         self.on_notify.append(self.reporter.notify)
         self.desk = Desk(self.engine, self.incidents, self.events, self.policy, clock, changed=self.reporter.redraw)
         self._last_snapshot = datetime.min.replace(tzinfo=clock().tzinfo)
+        self._flapping: set[str] = set()
+        """Incidents flapping at the last tick (in memory: after a restart, a card that said
+        "flapping" is drawn again at its next change)."""
         self.store_probe = StoreProbe(self.engine)
         self.nats = self.nats_consumer()
 
@@ -184,6 +187,10 @@ class Bot:
             self.post_action(action)
         for step in self.escalator.sweep():  # after the actions' sweep: a page just made is not "stalled"
             self.reporter.redraw(step.incident_id)
+        flapping = self.incidents.flapping()
+        for incident_id in sorted(self._flapping - flapping):  # quiet again: its card stops saying it flaps
+            self.reporter.redraw(incident_id)
+        self._flapping = flapping
         if self.outbox is not None and thread.tell(self.engine, self.clock(), self.damping):
             self.outbox.wake()
         now = self.clock()

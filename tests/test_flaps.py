@@ -8,6 +8,8 @@ webhooks and the event clock, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +21,10 @@ from test_incident_thread import card, replies, settle, text_of
 from test_slack_app import slack_world
 from test_summaries import World, alertmanager
 
+from bot.incidents.card import load
+from bot.incidents.card import store as store_card
 from bot.incidents.flaps import Damping
+from bot.slack.cards import queue_card
 from bot.store.tables import timeline
 
 
@@ -109,6 +114,18 @@ def test_after_three_flaps_the_lane_is_flapping_the_channel_hears_no_more_until_
     assert kinds.count("incident.resolved") == 5
 
 
+def test_a_flapping_card_is_drawn_again_once_the_lane_is_quiet_without_waiting_for_a_change(database_url: str) -> None:
+    for world in slack_world(database_url, with_llm=False, group_interval=timedelta(hours=1)):  # no notification meanwhile
+        world.bot.desk.ack(world.open_incident(), "U02LEAD")  # no escalation step draws the card either
+        for fired, again in [(600, 700), (700, 800), (800, 900)]:
+            flap(world, fired, again)
+        assert "*Flapping*" in card(world)  # still firing: nothing else would draw the card for an hour
+        world.clock.advance(310)
+        settle(world)
+        assert "Flapping" not in card(world)
+        assert "Reopened 3 times after resolving" in card(world)
+
+
 def test_damping_off_every_firing_after_a_resolution_is_a_new_incident(database_url: str, tmp_path: Path) -> None:
     text = (Path(__file__).resolve().parent.parent / "bot" / "defaults" / "policy.yaml").read_text()
     policy = tmp_path / "policy.yaml"
@@ -134,3 +151,33 @@ def test_a_streak_of_flaps_ends_with_a_quiet_time() -> None:
     assert damping.reopens(_at(0), _at(15))
     assert not damping.reopens(_at(0), _at(15.1))
     assert not Damping().reopens(_at(0), _at(0))  # window 0: damping off
+
+
+def test_a_card_drawn_while_the_summary_draws_it_waits_its_turn_and_never_deadlocks(world: World) -> None:
+    """Found with flap damping (a redraw at the tick while a summary drew the same card): on
+    PostgreSQL the redraw's new outbox row waited for the incident row the summary held, while
+    the summary waited for that outbox row."""
+    incident_id = world.open_incident()  # its card is sent: the outbox is empty
+    engine = world.bot.engine
+    holding, problems = threading.Event(), []
+
+    def summary() -> None:  # what the summary process does when its card is ready
+        try:
+            with engine.begin() as conn:
+                data = load(conn, incident_id)
+                assert data is not None
+                store_card(conn, incident_id, data, world.clock())  # locks the incident's row
+                holding.set()
+                time.sleep(0.3)
+                queue_card(conn, incident_id, world.bot.policy, world.clock())
+        except Exception as exc:
+            problems.append(exc)
+
+    drawing = threading.Thread(target=summary)
+    drawing.start()
+    holding.wait()
+    try:
+        world.bot.reporter.redraw(incident_id)
+    finally:
+        drawing.join()
+    assert problems == []

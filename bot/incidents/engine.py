@@ -25,14 +25,14 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from bot.alerts import Alert
 from bot.clock import Clock, utcnow
-from bot.incidents.flaps import NO_DAMPING, Damping
+from bot.incidents.flaps import NO_DAMPING, Damping, flap_times
 from bot.incidents.rules import Routing
 from bot.incidents.silences import count_muted, muting, silenced_lanes
 from bot.incidents.timeline import record
@@ -383,6 +383,17 @@ class IncidentEngine:
                 if muting(conn, row["lane"], now) is None:
                     self._file_firing(conn, _alert_of(row), now, result)
         return result
+
+    def flapping(self) -> set[str]:
+        """Incidents flapping now, among those changed within the quiet time (a flapping one
+        changed at its last flap at the latest)."""
+        if not self.damping.on:
+            return set()
+        now = self.clock()
+        since = now - self.damping.quiet - timedelta(minutes=1)
+        with reading(self.engine) as conn:
+            rows = conn.execute(select(incidents.c.incident_id, incidents.c.flaps).where(incidents.c.updated_at >= since)).all()
+        return {row.incident_id for row in rows if self.damping.flapping(flap_times(row.flaps), now)}
 
     def _row(self, conn: Connection, incident_id: str) -> Any:
         row = conn.execute(select(incidents).where(incidents.c.incident_id == incident_id)).mappings().first()

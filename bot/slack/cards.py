@@ -106,7 +106,13 @@ STEPS = ("incident.acknowledged", "incident.escalated", "incident.resolved", "es
 
 
 def queue_card(conn: Connection, incident_id: str, policy: Policy, now: datetime) -> None:
-    """Draw the card as the store has it now and queue it (an edit once it was posted)."""
+    """Draw the card as the store has it now and queue it (an edit once it was posted).
+
+    The incident's row is locked first, as ``bot.incidents.card.store`` does: two drawing
+    the card at once (a redraw at a tick, the summary process) take turns. Without it, on
+    PostgreSQL, the redraw's new outbox row waits for the incident's row (its foreign key)
+    that the summary holds, while the summary waits for that outbox row: a deadlock."""
+    conn.execute(select(incidents.c.incident_id).where(incidents.c.incident_id == incident_id).with_for_update())
     enqueue(conn, incident_id, CARD, draw(view_of(conn, incident_id), policy, now), now)
 
 
