@@ -14,8 +14,11 @@ lane's alerts. Three lanes get a steady build-up of distinct alerts (5 rules x m
 instances) with every group re-sent now and then (re-deliveries, as Alertmanager does at
 group_interval), and a share of alerts resolving and firing again with a new startsAt
 (flapping). The fourth lane, l1-eth, flaps as a whole: its one alert fires and resolves
-every few seconds, so each round is a new incident (Alertmanager has no flap damping, and
-neither does a receiver that follows it).
+every few seconds. Alertmanager has no flap damping, so without it (``--damping off``: the
+policy's ``flap_window_s: 0``) each round is a new incident with a new card in the channel;
+with it (issue 21, the default policy) the rounds reopen one incident, and once the lane is
+flapping the channel is no longer told of each resolution. Each run reports the incidents
+opened and the channel messages (cards, and thread replies sent to the channel too).
 """
 
 from __future__ import annotations
@@ -262,15 +265,37 @@ def settled(url: str, slack: FakeSlack) -> bool:
     return quiet and outbox_depth(url) == 0
 
 
-def storm(total: int, seconds: float, work: Path, database_url: str, *, llm_delay: float = 2.0) -> dict[str, Any]:
+DEFAULT_POLICY = HERE.parent / "bot" / "defaults" / "policy.yaml"
+
+
+def undamped_policy(work: Path) -> Path:
+    """The default policy with flap damping off (``flap_window_s: 0``)."""
+    text = DEFAULT_POLICY.read_text()
+    assert "flap_window_s: 900" in text, "the default policy's flap window moved: update the benchmark"
+    path = work / "policy-undamped.yaml"
+    path.write_text(text.replace("flap_window_s: 900", "flap_window_s: 0"))
+    return path
+
+
+def channel_messages(calls: list[SlackCall]) -> int:
+    """What people in the channel see arrive: cards, and replies also sent to the channel."""
+    posts = [c for c in calls if c.method == "chat.postMessage"]
+    return sum(1 for c in posts if not c.args.get("thread_ts") or c.args.get("reply_broadcast"))
+
+
+def storm(
+    total: int, seconds: float, work: Path, database_url: str, *, llm_delay: float = 2.0, damping: bool = True
+) -> dict[str, Any]:
     events = work / "events.ndjson"
     if not events.exists():
         generate(events, minutes=6, seed=11)
     starts = START + timedelta(minutes=5)
     plan = plan_storm(total, seconds, starts)
+    policy = {} if damping else {"LANEKEEPER_POLICY": str(undamped_policy(work))}
 
     with running(FakeOpenAI(responder=honest_after(llm_delay))) as llm, running(FakeSlack()) as slack:
-        server = ServerProcess(bot_env(database_url, slack.url, llm.url, SLACK_SIGNING_SECRET=SECRET), work / "storm.log").start()
+        env = bot_env(database_url, slack.url, llm.url, SLACK_SIGNING_SECRET=SECRET, **policy)
+        server = ServerProcess(env, work / "storm.log").start()
         try:
             with httpx.Client(base_url=server.url, timeout=60) as client:
                 client.post("/events", content=events.read_bytes()).raise_for_status()
@@ -299,6 +324,7 @@ def storm(total: int, seconds: float, work: Path, database_url: str, *, llm_dela
         wrong = [k for k, firing in plan.final.items() if k in stored and stored[k] != firing]
         methods = Counter(c.method for c in slack.calls)
         result: dict[str, Any] = {
+            "damping": damping,
             "alerts_sent": plan.alerts,
             "webhooks": len(plan.deliveries),
             "storm_s": round(sent_s, 1),
@@ -310,6 +336,7 @@ def storm(total: int, seconds: float, work: Path, database_url: str, *, llm_dela
             "answered": {k: sum(a[k] for a in answers) for k in ("alerts", "new", "duplicates", "resolved", "inhibited")},
             "sender_retries": dict(Counter(errors)),
             "incidents": incidents,
+            "channel_messages": channel_messages(slack.calls),
             "slack_calls": dict(methods),
             "cards": sum(1 for c in slack.calls if c.method == "chat.postMessage" and "thread_ts" not in c.args),
             "slack_refused": slack.refused,
@@ -333,15 +360,23 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--damping", default="on,off", help="flap damping on, off, or both (on,off)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="lanekeeper-storm-") as tmp:
         for name in args.stores.split(","):
-            print(f"[{name}] alert storm: {args.alerts:,} alerts in {args.seconds:g} s ...", flush=True)
-            with store(name, Path(tmp)) as url:
-                results[name] = storm(args.alerts, args.seconds, Path(tmp), url)
-            print(json.dumps(results[name], indent=2), flush=True)
+            for damping in args.damping.split(","):
+                key = f"{name}, damping {damping}"
+                print(f"[{key}] alert storm: {args.alerts:,} alerts in {args.seconds:g} s ...", flush=True)
+                folder = Path(tmp) / f"{name}-{damping}"  # a fresh SQLite file each run
+                folder.mkdir()
+                with store(name, folder) as url:
+                    results[key] = storm(args.alerts, args.seconds, Path(tmp), url, damping=damping == "on")
+                print(json.dumps(results[key], indent=2), flush=True)
+        print("\nincidents opened and channel messages (cards and replies sent to the channel):")
+        for key, result in results.items():
+            print(f"  {key:>28}: {result['incidents']:>4} incidents, {result['channel_messages']:>4} channel messages")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -22,7 +22,7 @@ class Metrics:
         )
         self.alerts = Counter(
             "lanekeeper_alerts",
-            "Alerts received, by sender and outcome (new, duplicate, resolved, inhibited)",
+            "Alerts received, by sender and outcome (new, duplicate, resolved, inhibited, muted)",
             ["sender", "outcome"],
             registry=r,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -18,12 +18,16 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from bot.actions import Actions, ActionState, records
+from bot.actions import Actions, ActionState, is_page, records
+from bot.alerts import Alert
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.health import Health, StoreProbe, store_reachable
-from bot.incidents import IncidentEngine, Notification, Routing
+from bot.incidents import IncidentEngine, Notification, Received, Routing
 from bot.incidents.desk import Desk
+from bot.incidents.escalation import Escalator
+from bot.incidents.flaps import Damping
+from bot.incidents.silences import Silences
 from bot.incidents.views import newest_open_incident, open_count
 from bot.ingest.events import EventIngestor
 from bot.ingest.nats import BatchOutcome, NatsConsumer, NatsSource
@@ -72,7 +76,9 @@ class Bot:
             inhibit_source=settings.inhibit_source,
             inhibit_equal=settings.inhibit_equal,
         )
-        self.incidents = IncidentEngine(self.engine, routing, clock)
+        self.damping = Damping.of(self.policy)
+        self.incidents = IncidentEngine(self.engine, routing, clock, self.damping)
+        self.silences = Silences(self.engine, clock)
         self.on_notify: list[Callable[[Notification], None]] = []
         poster = poster or make_poster(settings, self.engine, clock)
         self.outbox = Outbox(poster, self.engine, pace, metrics=self.metrics) if poster is not None else None
@@ -86,6 +92,7 @@ class Bot:
             home=self._home,
             announce=self.post_action,
         )
+        self.escalator = Escalator(self.engine, self.policy, self.actions)
         self.reporter = Reporter(
             settings,
             self.engine,
@@ -98,6 +105,9 @@ class Bot:
         self.on_notify.append(self.reporter.notify)
         self.desk = Desk(self.engine, self.incidents, self.events, self.policy, clock, changed=self.reporter.redraw)
         self._last_snapshot = datetime.min.replace(tzinfo=clock().tzinfo)
+        self._flapping: set[str] = set()
+        """Incidents flapping at the last tick (in memory: after a restart, a card that said
+        "flapping" is drawn again at its next change)."""
         self.store_probe = StoreProbe(self.engine)
         self.nats = self.nats_consumer()
 
@@ -150,6 +160,16 @@ class Bot:
             parts["outbox"] = self.outbox.problem()
         return Health(parts)
 
+    def receive_alerts(self, batch: Sequence[Alert]) -> Received:
+        """File a delivery's alerts; what is due goes out now, not at the next tick, and a
+        reopened incident's card shows its flap at once."""
+        received = self.incidents.receive(batch)
+        if received.new or received.resolved:
+            self.notify_due()
+        for incident_id in sorted(received.reopened):
+            self.reporter.redraw(incident_id)
+        return received
+
     def notify_due(self) -> list[Notification]:
         """Hand out due notifications (facts cards, summaries); also right after a webhook
         filed alerts, so a card does not wait for the next tick."""
@@ -162,11 +182,20 @@ class Bot:
         return due
 
     def tick(self) -> list[Notification]:
-        """One round of background work: due notifications, lane status snapshot, gauges."""
+        """One round of background work: alerts a silence no longer mutes, due notifications,
+        escalations, the thread, lane status snapshot, gauges."""
+        for incident_id in sorted(self.incidents.unmuted().reopened):
+            self.reporter.redraw(incident_id)
         due = self.notify_due()
         for action in self.actions.sweep():
             self.post_action(action)
-        if self.outbox is not None and thread.tell(self.engine, self.clock()):
+        for step in self.escalator.sweep():  # after the actions' sweep: a page just made is not "stalled"
+            self.reporter.redraw(step.incident_id)
+        flapping = self.incidents.flapping()
+        for incident_id in sorted(self._flapping - flapping):  # quiet again: its card stops saying it flaps
+            self.reporter.redraw(incident_id)
+        self._flapping = flapping
+        if self.outbox is not None and thread.tell(self.engine, self.clock(), self.damping):
             self.outbox.wake()
         now = self.clock()
         if self.ingestor.dirty.is_set() and (now - self._last_snapshot).total_seconds() >= SNAPSHOT_EVERY_S:
@@ -258,7 +287,7 @@ class Bot:
         is rendered from the store with the action's row locked, never from ``action`` as its
         caller read it: a state read before another thread's step (a refused click reading
         "executing") could otherwise be queued after that step's message and stay for good."""
-        if self.outbox is None:
+        if self.outbox is None or is_page(action.action_id):  # a page is told in the thread, line by line
             return
         with self.engine.begin() as conn:
             latest = records.load(conn, action.action_id, lock=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from stores import running
 from test_alert_payloads import raw
 
 from bot.cli.main import main
+from bot.clock import utcnow
 from bot.http.app import create_app
-from bot.store.engine import head_revision
+from bot.incidents.silences import Silences
+from bot.store.engine import head_revision, make_engine
 
 
 @pytest.fixture
@@ -61,6 +64,30 @@ def test_lanes_shows_health_and_key_facts(store: str, capsys: pytest.CaptureFixt
     assert main(["lanes", "--json"]) == 0
     [lane] = json.loads(capsys.readouterr().out)["lanes"]
     assert (lane["facts"]["failed"], lane["facts"]["pending"], lane["healthy"]) == (1, 1, False)
+
+
+def test_lanes_shows_silences_and_their_audit_trail(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    fill(store)
+    engine = make_engine(store)
+    try:
+        silences = Silences(engine, utcnow)
+        silences.silence("l2-op", timedelta(minutes=10), "first try", "U02LEAD")
+        silences.unsilence("l2-op", "U01ONCALL")
+        silences.silence("l2-arb", timedelta(minutes=30), "sequencer upgrade", "U01ONCALL")
+    finally:
+        engine.dispose()
+    assert main(["lanes"]) == 0
+    out = capsys.readouterr().out
+    assert "l2-arb silenced until 20" in out
+    assert "by U01ONCALL: sequencer upgrade (0 muted)" in out
+    assert "l2-op silenced" not in out
+    assert main(["lanes", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert list(doc["silenced"]) == ["l2-arb"]
+    assert [(s["lane"], s["created_by"], s["reason"], s["ended_by"]) for s in doc["silences"]] == [
+        ("l2-arb", "U01ONCALL", "sequencer upgrade", None),
+        ("l2-op", "U02LEAD", "first try", "U01ONCALL"),
+    ]
 
 
 def test_incidents_list_and_show(store: str, capsys: pytest.CaptureFixture[str]) -> None:

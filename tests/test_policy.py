@@ -60,6 +60,28 @@ def test_the_example_policy_loads_in_order() -> None:
             "runbooks.actions.rollback: not one of the policy's actions",
         ),
         (BASE + "severity: {sev1: {failed: 1}}\nsilent_after_s: 0", "silent_after_s: input should be greater than 0"),
+        (BASE + "severity: {sev1: {failed: 1}}\nflap_threshold: 0", "flap_threshold: input should be greater than or equal to 1"),
+        (BASE + "severity: {sev1: {failed: 1}}\nflap_window_s: -1", "flap_window_s: input should be greater than or equal to 0"),
+        (
+            BASE + "severity: {sev1: {failed: 1}}\nescalation: {sev3: {ack_within_s: 60, then: [remind]}}",
+            "escalation.sev3: not a severity level of this policy (sev1, sev2)",
+        ),
+        (
+            BASE + "severity: {sev1: {failed: 1}}\nescalation: {sev1: {ack_within_s: 60, then: [page]}}",
+            "escalation.sev1.then: page goes through the escalate action, which actions does not list",
+        ),
+        (
+            BASE + "severity: {sev1: {failed: 1}}\nescalation: {sev1: {ack_within_s: 60, then: [remind, shout]}}",
+            "escalation.sev1.then.1: input should be 'remind' or 'page'",
+        ),
+        (
+            BASE + "severity: {sev1: {failed: 1}}\nescalation: {sev1: {ack_within_s: 0, then: [remind]}}",
+            "escalation.sev1.ack_within_s: input should be greater than 0",
+        ),
+        (
+            BASE + "severity: {sev1: {failed: 1}}\nescalation: {sev1: {ack_within_s: 60, then: [remind, page, page]}}",
+            "escalation.sev1.then: page at most once",
+        ),
         (
             BASE + "severity: {sev1: {failed: 1}}\napprovers: [U01ONCALL, '@alice']",
             "approvers: '@alice' is not a Slack user id (U…, W…) or user group id (S…)",
@@ -71,6 +93,13 @@ def test_a_malformed_policy_is_refused_with_one_line_naming_the_key(text: str, m
         parse_policy(text)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_flap_damping_and_escalation_are_optional_with_defaults() -> None:
+    policy = parse_policy(BASE + "severity: {sev1: {failed: 1}}")
+    assert (policy.flap_window_s, policy.flap_threshold, policy.escalation) == (900, 3, {})
+    policy = parse_policy(BASE + "severity: {sev1: {failed: 1}}\nescalation: {sev2: {ack_within_s: 600, then: [remind]}}")
+    assert policy.escalation["sev2"].then == ["remind"]  # the level after the last (no threshold met) may escalate too
 
 
 def test_a_custom_lane_pattern_admits_other_lane_ids() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
@@ -106,6 +106,27 @@ class TrustSpec(_Strict):
         return self.finality_slo_s_by_lane.get(lane, self.finality_slo_s)
 
 
+EscalationStep = Literal["remind", "page"]
+PAGE_ACTION = "escalate"
+"""The policy action a page goes through (its webhook, exactly once)."""
+
+
+class EscalationSpec(_Strict):
+    """What happens while nobody acknowledges an incident of one severity: each step of
+    ``then`` after another ``ack_within_s`` without an acknowledgement."""
+
+    ack_within_s: Positive
+    then: list[EscalationStep] = Field(min_length=1)
+
+    @field_validator("then")
+    @classmethod
+    def _one_page(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
+        """A second page would be refused as the same open action: say so here instead."""
+        if steps.count("page") > 1:
+            raise ValueError("page at most once: the on-call is paged through one escalate action per incident")
+        return steps
+
+
 @dataclass(frozen=True, slots=True)
 class Breach:
     """A threshold met (or, for health, not stayed below) on a lane."""
@@ -138,6 +159,13 @@ class Policy(_Strict):
     trust: TrustSpec = TrustSpec()
     pagerduty_services: dict[str, StrictStr] = {}
     """PagerDuty service id -> lane: a V3 webhook names the incident's service, never a lane."""
+    flap_window_s: Threshold = 900
+    """An incident that fires again this soon after it resolved is reopened, not opened anew
+    (0: never; every firing after a resolution is a new incident)."""
+    flap_threshold: Annotated[int, Field(strict=True, ge=1)] = 3
+    """Reopenings after which the lane is flapping: the channel is no longer told until quiet."""
+    escalation: dict[str, EscalationSpec] = {}
+    """Per severity level: reminders and a page while nobody acknowledges."""
 
     _healthy_facts = field_validator("healthy")(_check_fact_names)
 
@@ -251,6 +279,19 @@ class Policy(_Strict):
                 )
             if lane not in self.lanes:
                 raise ValueError(f"pagerduty_services.{service}: {lane!r} is not a lane of this policy ({', '.join(self.lanes)})")
+        return self
+
+    @model_validator(mode="after")
+    def _escalation_levels(self) -> Policy:
+        levels = [*self.severity, self.default_severity]
+        for level, spec in self.escalation.items():
+            if level not in levels:
+                raise ValueError(f"escalation.{level}: not a severity level of this policy ({', '.join(levels)})")
+            if "page" in spec.then and PAGE_ACTION not in self.actions:
+                raise ValueError(
+                    f"escalation.{level}.then: page goes through the {PAGE_ACTION} action, which actions does not list "
+                    f"(add `{PAGE_ACTION}: {{}}` to actions)"
+                )
         return self
 
     @property

@@ -2,12 +2,24 @@
 
 from bot.actions.approvers import Approvers, Directory, DirectoryError, SlackDirectory
 from bot.actions.lifecycle import Actions
-from bot.actions.model import DECIDED, UNKNOWN_OUTCOME, ActionError, ActionState, Ballot, Decision, Status, Vote
+from bot.actions.model import (
+    DECIDED,
+    PAGE_PREFIX,
+    UNKNOWN_OUTCOME,
+    ActionError,
+    ActionState,
+    Ballot,
+    Decision,
+    Status,
+    Vote,
+    is_page,
+)
 from bot.actions.webhook import EXERCISE, RUNBOOK, Executor, Outcome, Webhook, sign
 
 __all__ = [
     "DECIDED",
     "EXERCISE",
+    "PAGE_PREFIX",
     "RUNBOOK",
     "UNKNOWN_OUTCOME",
     "ActionError",
@@ -24,5 +36,6 @@ __all__ = [
     "Status",
     "Vote",
     "Webhook",
+    "is_page",
     "sign",
 ]

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine
 
 from bot.actions import records
 from bot.actions.approvers import Approvers
-from bot.actions.model import UNKNOWN_OUTCOME, ActionError, ActionState, Ballot, Status
+from bot.actions.model import UNKNOWN_OUTCOME, ActionError, ActionState, Ballot, Status, is_page
 from bot.actions.preconditions import justify
 from bot.actions.webhook import Executor
 from bot.clock import Clock
@@ -190,7 +190,8 @@ class Actions:
             with reading(self.engine) as conn:  # people may have acted by hand and resolved it meanwhile
                 if not records.incident_open(conn, action.incident_id):
                     raise ActionError(f"{action.incident_id} was resolved before the call was made")
-            justify(self.policy, action.kind, action.lane, self.lane_status(), approving=True)
+            if not is_page(action_id):  # a page is justified by nobody acknowledging, not by the lane's facts
+                justify(self.policy, action.kind, action.lane, self.lane_status(), approving=True)
         except ActionError as exc:
             with self.engine.begin() as conn:
                 records.move(conn, action, "expired", self.clock(), actor=None, outcome=f"expired, not executed: {exc}")

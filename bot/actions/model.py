@@ -30,6 +30,15 @@ UNKNOWN_OUTCOME = "outcome unknown: check the target before acting"
 would have a person act a second time."""
 
 
+PAGE_PREFIX = "page-"
+"""The id of an escalation's page (``page-INCIDENT-STEP``): made by the bot when nobody
+acknowledged, never suggested or voted on, and deterministic, so it exists once."""
+
+
+def is_page(action_id: str) -> bool:
+    return action_id.startswith(PAGE_PREFIX)
+
+
 class ActionError(ValueError):
     """A request about an action that does not count, with the reason shown to the person."""
 

@@ -139,7 +139,10 @@ def _commands(app: App, production: Bot, drills: LiveDrills) -> None:
             ack(text="Rendering the heatmap…", response_type="ephemeral")
             return
         bot = target(command["channel_id"])
-        _answer(ack, commands.lane(bot.lane_status(), bot.policy, words, bot.clock()))
+        if words and words[0] in ("silence", "unsilence"):
+            _answer(ack, commands.silence(bot.silences, bot.actions.approvers, bot.policy, words, command["user_id"]))
+            return
+        _answer(ack, commands.lane(bot.lane_status(), bot.policy, words, bot.clock(), bot.silences.active()))
 
     def lane_heatmap(command: dict[str, Any], client: WebClient, respond: Any) -> None:
         words = command.get("text", "").split()

@@ -13,11 +13,14 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from bot.actions import ActionError, Actions, ActionState
+from bot.actions import ActionError, Actions, ActionState, Approvers
 from bot.actions.preconditions import KIND_NAMES
+from bot.chatops.silences import SILENCE_USAGE
+from bot.chatops.silences import silence as silence_command
 from bot.chatops.views import incident_detail, incident_timeline, incidents_list, lane_detail, lanes_overview
 from bot.incidents import IncidentError
 from bot.incidents.desk import Desk
+from bot.incidents.silences import Silence, Silences
 from bot.lanes.window import LaneStatus
 from bot.slack.blocks import Message, escape, plain, quoted
 from bot.tabletop.live import DrillError, LiveDrills
@@ -28,6 +31,7 @@ from validators.policy import Policy
 LANE_USAGE = (
     "`/lane status [LANE] [post]` — every lane at a glance, or one lane in detail (`post` shows it to the channel)\n"
     "`/lane heatmap [LANE] [WINDOW]` — settlement latency over time as a picture (WINDOW like 30m, 2h; default 1h)\n"
+    f"{SILENCE_USAGE}\n"
     "`/lane help` — this"
 )
 INCIDENT_USAGE = (
@@ -59,8 +63,11 @@ def usage(problem: str, text: str) -> Reply:
     return Reply(plain(f"{problem}\n{text}" if problem else text))
 
 
-def lane(statuses: Mapping[str, LaneStatus], policy: Policy, words: list[str], now: datetime) -> Reply:
-    """``/lane status``; ``heatmap`` is answered by the lazy listener (it uploads a file)."""
+def lane(
+    statuses: Mapping[str, LaneStatus], policy: Policy, words: list[str], now: datetime, silences: Mapping[str, Silence]
+) -> Reply:
+    """``/lane status``; ``heatmap`` is answered by the lazy listener (it uploads a file), and
+    ``silence`` by ``bot.chatops.silences``. ``silences``: each silenced lane's, now."""
     if not words or words[0] == "help":
         return usage("", LANE_USAGE)
     verb, rest = words[0], words[1:]
@@ -71,11 +78,16 @@ def lane(statuses: Mapping[str, LaneStatus], policy: Policy, words: list[str], n
     if len(rest) > 1:
         return usage("`/lane status` takes at most one lane.", LANE_USAGE)
     if not rest:
-        return Reply(lanes_overview(dict(statuses), policy, now), post)
+        return Reply(lanes_overview(dict(statuses), policy, now, dict(silences)), post)
     if rest[0] not in statuses:
         known = ", ".join(sorted(statuses)) or "none yet"
         return usage(f"No events seen for lane {quoted(rest[0])} (lanes with status: {escape(known)}).", LANE_USAGE)
-    return Reply(lane_detail(statuses[rest[0]], policy, now), post)
+    return Reply(lane_detail(statuses[rest[0]], policy, now, silences.get(rest[0])), post)
+
+
+def silence(store: Silences, approvers: Approvers, policy: Policy, words: list[str], user_id: str) -> Reply:
+    message, to_channel = silence_command(store, approvers, policy, words, user_id)
+    return Reply(message, to_channel)
 
 
 def incident(desk: Desk, words: list[str], user_id: str) -> Reply:

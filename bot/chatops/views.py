@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.chatops.silences import silence_text
 from bot.incidents.card import lane_figures
+from bot.incidents.silences import Silence
 from bot.lanes.live import LaneStatus
 from bot.slack.blocks import Message, context_block, escape, plain, section
 from bot.slack.cards import lane_text, mention
@@ -14,25 +16,34 @@ from bot.slack.figures import LABELS, figure, plural, span, threshold, when
 from validators.policy import Policy
 
 
-def lanes_overview(statuses: dict[str, LaneStatus], policy: Policy, now: datetime) -> Message:
+def _silenced(lane: str, silences: dict[str, Silence], now: datetime) -> str:
+    found = silences.get(lane)
+    return "" if found is None else f"\n:no_bell: {silence_text(found, now)}"
+
+
+def lanes_overview(statuses: dict[str, LaneStatus], policy: Policy, now: datetime, silences: dict[str, Silence]) -> Message:
+    quiet = [f"*{escape(lane)}*{_silenced(lane, silences, now)}" for lane in sorted(set(silences) - set(statuses))]
     if not statuses:
-        return plain("No settlement events seen yet: no lane has a status.")
+        return plain("\n".join(["No settlement events seen yet: no lane has a status.", *quiet]))
     lines = [
-        lane_text(lane_figures(lane, s.facts, s.watermark, policy), [], policy, now, now) for lane, s in sorted(statuses.items())
+        lane_text(lane_figures(lane, s.facts, s.watermark, policy), [], policy, now, now) + _silenced(lane, silences, now)
+        for lane, s in sorted(statuses.items())
     ]
     newest = max(s.watermark for s in statuses.values())
-    blocks = [section("*Lane status*"), *(section(line) for line in lines)]
+    blocks = [section("*Lane status*"), *(section(line) for line in [*lines, *quiet])]
     blocks.append(context_block(f"Live status to {when(newest, now)} · `/lane status LANE` for one lane"))
     return Message("Lane status: " + escape(", ".join(sorted(statuses))), blocks)
 
 
-def lane_detail(status: LaneStatus, policy: Policy, now: datetime) -> Message:
+def lane_detail(status: LaneStatus, policy: Policy, now: datetime, silence: Silence | None = None) -> Message:
     shown = lane_figures(status.lane, status.facts, status.watermark, policy)
     severity, reasons = policy.severity_of([(status.lane, status.facts)])
     why = "; ".join(threshold(r.fact, r.value, r.threshold) for r in reasons[:3]) or "no severity threshold met"
     facts = status.facts.as_dict()
     rows = "\n".join(figure(name, facts) for name in LABELS if name != "pending_notional_usd")
-    head = lane_text(shown, [], policy, now, now).split("\n", 1)[0]
+    head = lane_text(shown, [], policy, now, now).split("\n", 1)[0] + _silenced(
+        status.lane, {status.lane: silence} if silence else {}, now
+    )
     counted = plural(status.events_in_window, "event")
     figures_over = f"Figures over {span(status.window.start, status.window.end, now)} · {counted}"
     blocks = [section(head), section(f"*{severity}*: {why} · *{shown.trust}*"), section(rows), context_block(figures_over)]

@@ -13,8 +13,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bot.clock import utcnow
 from bot.config import Settings, SettingsError, load_settings
 from bot.incidents import IncidentError
+from bot.incidents.silences import Silence, Silences
 from bot.incidents.views import MAX_LISTED, list_incidents, show_incident
 from bot.lanes import snapshot
 from bot.store.engine import StoreError, open_existing
@@ -56,19 +58,36 @@ def _lanes(args: argparse.Namespace, engine: Engine, settings: Settings) -> int:
         return 2
     stored = snapshot.load(engine)
     rows = [{**snapshot.describe(s.status, policy), "updated_at": stamp(s.updated_at)} for s in stored]
+    silences = Silences(engine, utcnow)
+    active = silences.active()
     if args.json:
-        print(json.dumps({"lanes": rows}, indent=2))
+        trail = [_silence_doc(s) for s in silences.history()]
+        silenced = {lane: _silence_doc(s) for lane, s in active.items()}
+        print(json.dumps({"lanes": rows, "silenced": silenced, "silences": trail}, indent=2))
         return 0
     if not rows:
         print("no lane status yet: the server writes it once events arrive (lanekeeper serve, POST /events)")
-        return 0
-    print(
-        _table(
-            ["LANE", "HEALTH", "SEV", "FAIL%", "P99 FIN", "PENDING $", "GAPS", "CANARY", "DIV bps", "AS OF"],
-            [_lane_row(r) for r in rows],
+    else:
+        print(
+            _table(
+                ["LANE", "HEALTH", "SEV", "FAIL%", "P99 FIN", "PENDING $", "GAPS", "CANARY", "DIV bps", "AS OF"],
+                [_lane_row(r) for r in rows],
+            )
         )
-    )
+    for lane, silence in active.items():
+        until = stamp(silence.ends_at)
+        print(f"{lane} silenced until {until} by {silence.created_by}: {silence.reason} ({silence.alerts_muted} muted)")
     return 0
+
+
+def _silence_doc(silence: Silence) -> dict[str, Any]:
+    """A silence as the audit trail keeps it: who, why, when, who ended it."""
+    doc: dict[str, Any] = {
+        "lane": silence.lane, "starts_at": stamp(silence.starts_at), "ends_at": stamp(silence.ends_at),
+        "created_by": silence.created_by, "reason": silence.reason, "alerts_muted": silence.alerts_muted,
+        "ended_at": stamp(silence.ended_at) if silence.ended_at else None, "ended_by": silence.ended_by,
+    }  # fmt: skip
+    return doc
 
 
 def _lane_row(row: dict[str, Any]) -> list[str]:

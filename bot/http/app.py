@@ -161,11 +161,9 @@ def _ingest_routes(app: FastAPI, bot: Bot) -> None:
             alerts = found.parse(body, lanes)
         except PayloadError as exc:
             raise Refused(sender, "malformed", exc.status, exc.reason) from None
-        received = await run_in_threadpool(bot.incidents.receive, alerts)
-        if received.new or received.resolved:
-            await run_in_threadpool(bot.notify_due)  # the facts card goes out now, not at the next tick
+        received = await run_in_threadpool(bot.receive_alerts, alerts)
         counter = bot.metrics.alerts
-        for outcome in ("new", "duplicates", "resolved"):
+        for outcome in ("new", "duplicates", "resolved", "muted"):
             counter.labels(sender, outcome.removesuffix("s")).inc(getattr(received, outcome))
         for silenced, count in received.silenced_senders.items():  # an earlier alert may be another sender's
             counter.labels(silenced, "inhibited").inc(count)
@@ -176,6 +174,7 @@ def _ingest_routes(app: FastAPI, bot: Bot) -> None:
                 "duplicates": received.duplicates,
                 "resolved": received.resolved,
                 "inhibited": received.inhibited,
+                "muted": received.muted,
                 "incidents": sorted(received.incidents),
             }
         )

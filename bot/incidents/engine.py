@@ -11,7 +11,12 @@ Rules that Alertmanager leaves to the receiver, decided here:
   alert is stale, not a new problem: a new problem comes with a new startsAt);
 - a group has at most one incident that is not resolved; a firing alert for a group whose
   incident is resolved opens a new incident, and one for a mitigated incident re-opens it;
-- an incident resolves itself when none of its alerts fires any more.
+- an incident resolves itself when none of its alerts fires any more;
+- a firing alert for a group whose incident resolved within the flap window (``Damping``)
+  reopens that incident, counting a flap, instead of opening a new one;
+- a firing alert that would open (or reopen) an incident on a lane silenced from Slack is
+  stored and counted on the silence, and opens nothing until the silence is over
+  (``unmuted``, each tick).
 """
 
 from __future__ import annotations
@@ -20,15 +25,18 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from bot.alerts import Alert
 from bot.clock import Clock, utcnow
+from bot.incidents.flaps import NO_DAMPING, Damping, flap_times
 from bot.incidents.rules import Routing
+from bot.incidents.silences import count_muted, muting, silenced_lanes
 from bot.incidents.timeline import record
+from bot.store.engine import reading
 from bot.store.tables import alerts, incidents, timeline
 
 IncidentStatus = Literal["open", "mitigated", "resolved"]
@@ -54,6 +62,10 @@ class Received:
     duplicates: int = 0
     resolved: int = 0
     incidents: set[str] = field(default_factory=set)
+    muted: int = 0
+    """Firing alerts that opened nothing because their lane is silenced (stored all the same)."""
+    reopened: set[str] = field(default_factory=set)
+    """Incidents a flap reopened: their card says so at once, not at the next notification."""
     silenced_senders: Counter[str] = field(default_factory=Counter)
     """The sender of each alert this delivery silenced: its own alerts as they arrived, and
     alerts stored before that a source alert of this delivery silenced."""
@@ -65,10 +77,11 @@ class Received:
 
 
 class IncidentEngine:
-    def __init__(self, engine: Engine, routing: Routing, clock: Clock = utcnow) -> None:
+    def __init__(self, engine: Engine, routing: Routing, clock: Clock = utcnow, damping: Damping = NO_DAMPING) -> None:
         self.engine = engine
         self.routing = routing
         self.clock = clock
+        self.damping = damping
         self._lock = threading.Lock()
 
     def _begin(self, conn: Connection) -> None:
@@ -157,6 +170,15 @@ class IncidentEngine:
             if live is not None:
                 self._log(conn, live["incident_id"], now, "alert.inhibited", _alert_detail(alert, silenced_by=silencer))
             return
+        if live is None:
+            silence = muting(conn, alert.lane, now)
+            if silence is not None:  # stored (above), counted, and nothing opens
+                count_muted(conn, silence)
+                result.muted += 1
+                return
+            live = self._reopen(conn, group_key, alert, now)
+            if live is not None:
+                result.reopened.add(live["incident_id"])
         incident_id = self._open(conn, alert, group_key, now) if live is None else live["incident_id"]
         conn.execute(update(alerts).where(alerts.c.alert_id == alert.alert_id).values(incident_id=incident_id))
         self._log(conn, incident_id, now, "alert.firing", _alert_detail(alert))
@@ -231,12 +253,44 @@ class IncidentEngine:
                 opened_at=now,
                 updated_at=now,
                 first_alert_at=alert.starts_at,
+                escalation_since=now,
                 notify_at=now + self.routing.group_wait,
                 pending_change=True,
             )
         )
         self._log(conn, incident_id, now, "incident.opened", {"group": group_key, "title": title})
         return incident_id
+
+    def _reopen(self, conn: Connection, group_key: str, alert: Alert, now: datetime) -> Any:
+        """The group's incident resolved within the flap window, open again with this flap
+        counted (its row as it is now); None when there is none (or damping is off)."""
+        if not self.damping.on:
+            return None
+        row = (
+            conn.execute(
+                select(incidents)
+                .where(
+                    incidents.c.group_key == group_key,
+                    incidents.c.status == "resolved",
+                    incidents.c.resolved_at >= now - self.damping.window,
+                )
+                .order_by(incidents.c.resolved_at.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        flaps = [*row["flaps"], now.isoformat()]
+        # Escalation waits anew from here: the steps already taken stay taken.
+        conn.execute(
+            update(incidents).where(incidents.c.incident_id == row["incident_id"]).values(flaps=flaps, escalation_since=now)
+        )
+        after = (now - row["resolved_at"]).total_seconds()
+        note = f"{alert.name} fired again {after:.0f} s after it resolved (flap {len(flaps)})"
+        self._set_status(conn, row, "open", now, actor=None, note=note)
+        return self._row(conn, row["incident_id"])
 
     def _touch(self, conn: Connection, row: Any, alert: Alert, now: datetime) -> None:
         """A new alert in a live incident: add its lane, re-open a mitigated one, and
@@ -310,6 +364,36 @@ class IncidentEngine:
             if row["status"] == "resolved":
                 raise IncidentError(f"{incident_id} is resolved; there is nothing to escalate")
             self._log(conn, incident_id, self.clock(), "incident.escalated", {"to": to}, actor=actor)
+
+    def unmuted(self) -> Received:
+        """Alerts a silence kept from opening an incident that still fire once it is over
+        (expired or ended): filed now, as if they had just arrived, the way Alertmanager
+        notifies of an alert still firing when its silence expires."""
+        muted = (alerts.c.status == "firing") & alerts.c.incident_id.is_(None) & alerts.c.inhibited.is_(False)
+        with reading(self.engine) as conn:  # most ticks find none: no write lock for that
+            still = silenced_lanes(conn, self.clock())
+            found = select(alerts.c.alert_id).where(muted, alerts.c.lane.not_in(still) if still else muted)
+            if conn.scalar(found.limit(1)) is None:
+                return Received()
+        result = Received()
+        with self._lock, self.engine.begin() as conn:
+            self._begin(conn)
+            now = self.clock()
+            for row in list(conn.execute(select(alerts).where(muted).order_by(alerts.c.starts_at)).mappings()):
+                if muting(conn, row["lane"], now) is None:
+                    self._file_firing(conn, _alert_of(row), now, result)
+        return result
+
+    def flapping(self) -> set[str]:
+        """Incidents flapping now, among those changed within the quiet time (a flapping one
+        changed at its last flap at the latest)."""
+        if not self.damping.on:
+            return set()
+        now = self.clock()
+        since = now - self.damping.quiet - timedelta(minutes=1)
+        with reading(self.engine) as conn:
+            rows = conn.execute(select(incidents.c.incident_id, incidents.c.flaps).where(incidents.c.updated_at >= since)).all()
+        return {row.incident_id for row in rows if self.damping.flapping(flap_times(row.flaps), now)}
 
     def _row(self, conn: Connection, incident_id: str) -> Any:
         row = conn.execute(select(incidents).where(incidents.c.incident_id == incident_id)).mappings().first()

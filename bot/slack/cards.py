@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from bot.incidents.card import CardData, Figures, LaneFigures, Threshold, load
+from bot.incidents.flaps import Damping, flap_times
 from bot.slack.blocks import CARD, Block, Message, button, context_block, escape, section
 from bot.slack.figures import KEY_FACTS, duration, figure, plural, span, threshold, when
 from bot.slack.queue import enqueue
-from bot.store.tables import alerts, incidents, timeline
+from bot.store.tables import actions, alerts, incidents, timeline
 from validators.policy import Policy
 
 ACK, RESOLVE, ESCALATE = "lk_ack", "lk_resolve", "lk_escalate"
@@ -55,6 +56,10 @@ class IncidentView:
     acked: Step | None
     escalations: tuple[Step, ...]
     resolved: Step | None
+    flaps: tuple[datetime, ...]
+    """When it fired again soon after resolving and was reopened."""
+    automatic: tuple[Step, ...]
+    """Escalation steps taken because nobody acknowledged (a page's detail holds its outcome)."""
     firing: tuple[Firing, ...]
     data: CardData | None
 
@@ -70,7 +75,7 @@ def view_of(conn: Connection, incident_id: str) -> IncidentView:
         select(timeline.c.kind, timeline.c.actor, timeline.c.at, timeline.c.detail)
         .where(
             timeline.c.incident_id == incident_id,
-            timeline.c.kind.in_(("incident.acknowledged", "incident.escalated", "incident.resolved")),
+            timeline.c.kind.in_(STEPS),
         )
         .order_by(timeline.c.entry_id)
     ).all()
@@ -78,6 +83,10 @@ def view_of(conn: Connection, incident_id: str) -> IncidentView:
     for step in steps:
         by_kind.setdefault(step.kind, []).append(Step(step.actor, step.at, dict(step.detail)))
     resolved = by_kind.get("incident.resolved", [])
+    automatic = sorted(by_kind.get("escalation.reminded", []) + by_kind.get("escalation.paged", []), key=lambda s: s.at)
+    pages = [s.detail["action_id"] for s in automatic if s.detail.get("action_id")]
+    outcomes = dict(conn.execute(select(actions.c.action_id, actions.c.outcome).where(actions.c.action_id.in_(pages))).all())
+    automatic = [Step(s.actor, s.at, {**s.detail, "outcome": outcomes.get(s.detail.get("action_id"))}) for s in automatic]
     return IncidentView(
         incident_id=incident_id,
         number=row["number"],
@@ -87,13 +96,25 @@ def view_of(conn: Connection, incident_id: str) -> IncidentView:
         acked=Step(row["acked_by"], row["acked_at"], {}) if row["acked_by"] else None,
         escalations=tuple(by_kind.get("incident.escalated", [])),
         resolved=resolved[-1] if row["status"] == "resolved" and resolved else None,
+        flaps=tuple(flap_times(row["flaps"])),
+        automatic=tuple(automatic),
         firing=tuple(Firing(f.name, f.lane, f.starts_at) for f in firing),
         data=load(conn, incident_id),
     )
 
 
+STEPS = ("incident.acknowledged", "incident.escalated", "incident.resolved", "escalation.reminded", "escalation.paged")
+"""Timeline entries the card shows."""
+
+
 def queue_card(conn: Connection, incident_id: str, policy: Policy, now: datetime) -> None:
-    """Draw the card as the store has it now and queue it (an edit once it was posted)."""
+    """Draw the card as the store has it now and queue it (an edit once it was posted).
+
+    The incident's row is locked first, as ``bot.incidents.card.store`` does: two drawing
+    the card at once (a redraw at a tick, the summary process) take turns. Without it, on
+    PostgreSQL, the redraw's new outbox row waits for the incident's row (its foreign key)
+    that the summary holds, while the summary waits for that outbox row: a deadlock."""
+    conn.execute(select(incidents.c.incident_id).where(incidents.c.incident_id == incident_id).with_for_update())
     enqueue(conn, incident_id, CARD, draw(view_of(conn, incident_id), policy, now), now)
 
 
@@ -106,6 +127,8 @@ def draw(view: IncidentView, policy: Policy, now: datetime) -> Message:
     severity = data.figures.severity if data else "severity pending"
     title = f"#{view.number} · {severity} · {escape(view.title)}"
     blocks: list[Block] = [section(f"*{title}*" + (" · resolved" if view.status == "resolved" else "")), _state(view, now)]
+    if view.flaps:
+        blocks.append(context_block(_flaps(view.flaps, Damping.of(policy), now)))
     if data is None:
         blocks.append(section("Figures: computing…"))
         return _finish(view, blocks, f"#{view.number} {view.title}")
@@ -147,7 +170,32 @@ def _state(view: IncidentView, now: datetime) -> Block:
     for step in view.escalations:
         to = ", ".join(mention(who) for who in step.detail.get("to", [])) or "nobody (the policy names no approvers)"
         parts.append(f"escalated by {mention(step.actor or '')} to {to} at {when(step.at, now)}")
+    parts.extend(_automatic(step, now) for step in view.automatic)
     return context_block(" · ".join(parts))
+
+
+def _automatic(step: Step, now: datetime) -> str:
+    """A reminder or a page the policy made because nobody acknowledged."""
+    to = ", ".join(mention(who) for who in step.detail.get("to", [])) or "nobody (the policy names no approvers)"
+    if "action_id" not in step.detail and "blocked" not in step.detail:
+        return f"not acknowledged: reminded {to} at {when(step.at, now)}"
+    outcome = step.detail.get("outcome") or (
+        "not sent: " + str(step.detail["blocked"]) if "blocked" in step.detail else "calling…"
+    )
+    return f"not acknowledged: paged the on-call at {when(step.at, now)} ({escape(outcome)})"
+
+
+MAX_FLAPS = 6
+
+
+def _flaps(flaps: tuple[datetime, ...], damping: Damping, now: datetime) -> str:
+    """How often it came back, when, and whether the channel still hears of it."""
+    times = ", ".join(when(f, now) for f in flaps[-MAX_FLAPS:]) + (" and earlier" if len(flaps) > MAX_FLAPS else "")
+    said = f"Reopened {plural(len(flaps), 'time')} after resolving (flaps: {times})"
+    if damping.flapping(flaps, now):
+        quiet = duration(damping.quiet.total_seconds())
+        return f"*Flapping* · {said} · the channel is not told of each change until the lane is quiet for {quiet}"
+    return said
 
 
 def _resolution(view: IncidentView, now: datetime) -> str:

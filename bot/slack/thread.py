@@ -15,9 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, exists, or_, select, update
 
+from bot.actions import is_page
+from bot.incidents.flaps import NO_DAMPING, Damping, flap_times
 from bot.slack.blocks import CARD, Message, button, context_block, escape, section
 from bot.slack.cards import SCHEDULE_DRILL, mention
-from bot.slack.figures import threshold, when
+from bot.slack.figures import duration, threshold, when
 from bot.slack.queue import enqueue
 from bot.store.engine import reading
 from bot.store.tables import incidents, outbox, slack_messages, timeline
@@ -52,6 +54,22 @@ def _escalated(entry: Any) -> str:
     return f"escalated{_by(entry)} to {to}"
 
 
+def _reminded(entry: Any) -> str:
+    to = ", ".join(mention(who) for who in entry.detail.get("to", [])) or "nobody: the policy names no approvers"
+    after = duration(float(entry.detail.get("after_s", 0)))
+    return f"not acknowledged for {after} ({entry.detail.get('severity')}): {to}, please acknowledge"
+
+
+def _paged(entry: Any) -> str:
+    if "blocked" in entry.detail:
+        return f"not acknowledged: no page sent, {escape(str(entry.detail['blocked']))}"
+    return f"not acknowledged: paging the on-call through the escalate action ({escape(entry.detail.get('action_id', ''))})"
+
+
+def _page_outcome(entry: Any) -> str:
+    return f"page {escape(str(entry.detail.get('outcome') or entry.kind.removeprefix('action.')))}"
+
+
 LINES: dict[str, Callable[[Any], str]] = {
     "alert.firing": lambda e: _alert(e, "fired"),
     "alert.resolved": lambda e: _alert(e, "stopped firing"),
@@ -63,6 +81,9 @@ LINES: dict[str, Callable[[Any], str]] = {
     "incident.open": lambda e: f"open again{_by(e)}" + (f": {escape(e.detail['note'])}" if e.detail.get("note") else ""),
     "incident.resolved": lambda e: f"resolved{_by(e) or ': no alert fires any more'}",
     "incident.severity": _severity,
+    "escalation.reminded": _reminded,
+    "escalation.paged": _paged,
+    **{f"action.{to}": _page_outcome for to in ("approved", "executed", "failed", "unknown", "expired")},
 }
 BROADCAST = frozenset({"incident.severity", "incident.resolved"})
 DRILL_WORTHY = frozenset({"sev1", "sev2"})
@@ -71,8 +92,18 @@ DRILL_OFFER = "drill-offer"
 """What the channel hears of, beside the card: a new severity and the resolution."""
 
 
-def tell(engine: Engine, now: datetime) -> int:
-    """Queue the replies for every entry not told yet; how many were queued."""
+def _told(entry: Any) -> bool:
+    """Lines people read in the thread; an action's steps are told on its own message, a
+    page's (which has none) here."""
+    if not entry.kind.startswith("action."):
+        return entry.kind in LINES
+    page = is_page(str(entry.detail.get("action_id", "")))
+    return entry.kind in LINES and page and (entry.kind != "action.approved" or bool(entry.detail.get("outcome")))
+
+
+def tell(engine: Engine, now: datetime, damping: Damping = NO_DAMPING) -> int:
+    """Queue the replies for every entry not told yet; how many were queued. ``damping``
+    holds back what a flapping incident would tell the channel (it stays in the thread)."""
     with reading(engine) as conn:  # most rounds find nothing: no write lock for that
         pending = conn.execute(_untold(ROUND)).all()
     if not pending:
@@ -82,14 +113,15 @@ def tell(engine: Engine, now: datetime) -> int:
         by_incident: dict[str, list[Any]] = {}
         for entry in conn.execute(_untold(ROUND)).all():  # again, inside the transaction that moves the mark
             by_incident.setdefault(entry.incident_id, []).append(entry)
-        wanted = select(incidents.c.incident_id, incidents.c.number, incidents.c.severity).where(
+        wanted = select(incidents.c.incident_id, incidents.c.number, incidents.c.severity, incidents.c.flaps).where(
             incidents.c.incident_id.in_(by_incident)
         )
-        rows = {row.incident_id: row for row in conn.execute(wanted)}
+        found = {row.incident_id: row for row in conn.execute(wanted)}
         for incident_id, entries in by_incident.items():
-            row = rows.get(incident_id)
-            number, severity = (row.number, row.severity) if row is not None else (0, None)
-            queued += _queue(conn, incident_id, number, entries, now)
+            row = found.get(incident_id)
+            number, severity, flaps = (row.number, row.severity, flap_times(row.flaps)) if row is not None else (0, None, [])
+            loud = [e for e in entries if e.kind in BROADCAST and not damping.flapping(flaps, e.at)]
+            queued += _queue(conn, incident_id, number, entries, loud=loud, now=now)
             if severity in DRILL_WORTHY and any(e.kind == "incident.resolved" for e in entries):
                 enqueue(conn, incident_id, DRILL_OFFER, drill_offer(incident_id, number, severity), now)
                 queued += 1
@@ -115,16 +147,20 @@ def _untold(limit: int) -> Any:
     )
 
 
-def _queue(conn: Connection, incident_id: str, number: int, entries: list[Any], now: datetime) -> int:
-    told = [e for e in entries if e.kind in LINES]
-    lines = [f"{when(e.at, now)} · {LINES[e.kind](e)}" for e in told if e.kind not in BROADCAST]
+def _queue(conn: Connection, incident_id: str, number: int, entries: list[Any], *, loud: list[Any], now: datetime) -> int:
+    """``loud``: the entries told to the channel too, each a reply of its own; the rest of a
+    round is one reply."""
+    told = [e for e in entries if _told(e)]
+    loud_ids = {e.entry_id for e in loud}
+    quiet = [e for e in told if e.entry_id not in loud_ids]
+    lines = [f"{when(e.at, now)} · {LINES[e.kind](e)}" for e in quiet]
     queued = 0
     if lines:
-        first = min(e.entry_id for e in told if e.kind not in BROADCAST)
+        first = min(e.entry_id for e in quiet)
         message = Message(escape(f"#{number}: {len(lines)} update(s)"), [context_block("\n".join(lines))])
         enqueue(conn, incident_id, f"thread:{first}", message, now)
         queued += 1
-    for entry in (e for e in told if e.kind in BROADCAST):
+    for entry in loud:
         text = f"*#{number} {LINES[entry.kind](entry)}* · {when(entry.at, now)}"
         notice = f"#{number} is now {entry.detail.get('to')}" if entry.kind == "incident.severity" else f"#{number} resolved"
         enqueue(conn, incident_id, f"thread:{entry.entry_id}", Message(escape(notice), [section(text)], True), now)

@@ -149,6 +149,11 @@ incidents = Table(
     Column("card", JSON),
     # The last timeline entry told in the incident's thread.
     Column("thread_entry_id", Integer, nullable=False, server_default=text("0")),
+    # When it fired again soon after it resolved and was reopened (flap damping), oldest first.
+    Column("flaps", JSON, nullable=False, server_default=text("'[]'")),
+    # Escalation while nobody acknowledges: steps taken, counted from ``escalation_since``.
+    Column("escalation_step", Integer, nullable=False, server_default=text("0")),
+    Column("escalation_since", UtcDateTime),
     Index(None, "group_key", "status"),
     Index(None, "status"),
 )
@@ -247,6 +252,23 @@ outbox = Table(
     # already, so the next attempt looks for it before posting again.
     Column("attempted_at", UtcDateTime),
     UniqueConstraint("incident_id", "purpose"),
+)
+
+lane_silences = Table(
+    "lane_silences",
+    metadata,
+    # A lane muted from Slack: new incidents on it are not opened until ``ends_at`` (or until
+    # someone ends it). Rows are never deleted: they are the audit trail of who muted what, why.
+    Column("silence_id", Integer, primary_key=True, autoincrement=True),
+    Column("lane", LANE, nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Column("ended_by", String(64)),
+    Column("alerts_muted", Integer, nullable=False, server_default=text("0")),
+    Index(None, "lane", "ends_at"),
 )
 
 lane_status = Table(

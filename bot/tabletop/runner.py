@@ -276,7 +276,7 @@ class Drill:
             self._ai_fault(inject.ai_fault)
 
     def _alerts(self, batch: list[Alert]) -> None:
-        self.bot.incidents.receive(batch)
+        self.bot.receive_alerts(batch)
         self.log.first_alert = self.log.first_alert if self.log.first_alert is not None else self.offset
         for alert in batch:
             self.log.note(self.offset, "inject.alert", f"{alert.name} on {alert.lane or '-'} ({alert.status})")
