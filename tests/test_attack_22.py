@@ -158,10 +158,10 @@ def test_a_store_at_a_newer_schema_is_one_line_for_upgrade(
 ) -> None:
     """The binary rolled back after an upgrade: observed: read commands say 'run lanekeeper db
     upgrade'; db upgrade (and serve) print alembic's 70-line traceback 'Can't locate revision
-    identified by '0010'', exit 1."""
+    identified by '9999'', exit 1."""
     path = _store(in_tmp, monkeypatch)
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '0010'")
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
     capsys.readouterr()
     code, err = _run(["db", "upgrade"], capsys)
     _one_line(code, err)
@@ -265,14 +265,16 @@ def test_db_check_on_a_malformed_file_says_so_with_exit_1(
 
 
 def _malformed(path: Path) -> None:
-    """Random bytes over three pages in the middle of the store: SQLite reads its header, not its data."""
+    """Bytes over the start of three pages in the middle of the store (their b-tree or
+    overflow headers, which SQLite's integrity check reads; bytes inside a row's data it
+    cannot judge): its header stays whole, so it still opens."""
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA journal_mode=DELETE")
         conn.execute("CREATE TABLE ballast (b BLOB)")
         conn.executemany("INSERT INTO ballast VALUES (?)", [(os.urandom(600),) for _ in range(2000)])
-    size = path.stat().st_size
+    pages = path.stat().st_size // 4096
     with path.open("r+b") as f:
-        for offset in (size // 3, size // 2, size // 2 + 3 * 4096):
+        for offset in (pages // 3 * 4096, pages // 2 * 4096, (pages // 2 + 3) * 4096):
             f.seek(offset)
             f.write(hashlib.sha256(str(offset).encode()).digest() * 2)
 

@@ -71,7 +71,7 @@ def test_nobody_acknowledges_a_sev1_reminds_then_pages_once_each_step_told(world
     settle(world)
     assert steps(world, incident_id) == ["escalation.reminded"]
     assert f"not acknowledged for 5 min (sev1): {APPROVERS}, please acknowledge" in thread_text(world)
-    assert f"not acknowledged: reminded {APPROVERS} at 14:1" in card(world)
+    assert f"not acknowledged · reminded {APPROVERS} at 14:1" in card(world)
     assert receiver.calls == {}  # a reminder pages nobody
     world.clock.advance(200)  # the page waits another 300 s after the reminder
     settle(world)

@@ -66,10 +66,15 @@ def test_the_demo_replay_catches_the_wrong_figure_and_posts_the_corrected_summar
     assert [a["outcome"] for a in result.attempts] == ["rejected", "validated"]
     assert_channel_is_safe(result)
     calls = json.loads(out.read_text())
-    # the card, its edit with the validated summary, that summary kept in the thread, the suggested rollback
-    assert [c["method"] for c in calls] == ["chat.postMessage", "chat.update", "chat.postMessage", "chat.postMessage"]
+    # the card, its edit with the validated summary, that summary kept in the thread, the suggested rollback;
+    # five minutes on, nobody having acknowledged (a replay has no people), the reminder on the card and in the thread
+    methods = ["chat.postMessage", "chat.update", "chat.postMessage", "chat.postMessage", "chat.update", "chat.postMessage"]
+    assert [c["method"] for c in calls] == methods
     assert calls[2]["args"]["text"].startswith("AI summary: ")
     assert calls[3]["args"]["text"].startswith("Suggested rollback l2-arb")
+    assert "not acknowledged for 5 min (sev1)" in json.dumps(calls[5]["args"]["blocks"])
+    [parent] = {c["args"].get("thread_ts") for c in calls[2:] if c["method"] == "chat.postMessage"}
+    assert parent is not None  # every later message replies in the card's thread
     assert set(calls[0]) == {"method", "args"}
 
 

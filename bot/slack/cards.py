@@ -175,14 +175,15 @@ def _state(view: IncidentView, now: datetime) -> Block:
 
 
 def _automatic(step: Step, now: datetime) -> str:
-    """A reminder or a page the policy made because nobody acknowledged."""
+    """A reminder or a page the policy made because nobody acknowledged (by then: the card
+    may say acknowledged now, so the step does not repeat "not acknowledged")."""
     to = ", ".join(mention(who) for who in step.detail.get("to", [])) or "nobody (the policy names no approvers)"
     if "action_id" not in step.detail and "blocked" not in step.detail:
-        return f"not acknowledged: reminded {to} at {when(step.at, now)}"
+        return f"reminded {to} at {when(step.at, now)}"
     outcome = step.detail.get("outcome") or (
         "not sent: " + str(step.detail["blocked"]) if "blocked" in step.detail else "calling…"
     )
-    return f"not acknowledged: paged the on-call at {when(step.at, now)} ({escape(outcome)})"
+    return f"paged the on-call at {when(step.at, now)} ({escape(outcome)})"
 
 
 MAX_FLAPS = 6

@@ -135,6 +135,7 @@ def _untold(limit: int) -> Any:
     before its thread's parent would go out as a message of its own in the channel (the card
     waits for group_wait). The outbox sends a queued card before its replies."""
     has_card = or_(
+        incidents.c.card.isnot(None),  # drawn: queued in the same transaction (replays and drills keep no slack_messages)
         exists().where(outbox.c.incident_id == incidents.c.incident_id, outbox.c.purpose == CARD),
         exists().where(slack_messages.c.incident_id == incidents.c.incident_id, slack_messages.c.purpose == CARD),
     )
