@@ -127,3 +127,40 @@ def test_two_silences_at_once_leave_one_live_silence_and_unsilence_ends_the_lane
             except Exception:
                 break
     assert doubled == 0, f"{doubled} of 40 rounds left two live silences on one lane"
+
+
+# --- escalation races ------------------------------------------------------------------------
+
+from bot.incidents.escalation import page_id  # noqa: E402
+
+
+@pytest.fixture
+def eworld(database_url: str, receiver: Receiver) -> Iterator[World]:
+    with running(FakeOpenAI()) as llm, running(FakeSlack()) as slack:
+        yield from world_for(
+            database_url, llm, slack, with_llm=False, slack_signing_secret=SECRET,
+            action_webhook=receiver.url, action_webhook_secret="hook-secret-for-races",
+        )  # fmt: skip
+
+
+def test_an_ack_landing_between_the_page_step_and_its_call_stops_the_page(
+    eworld: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep commits the page step (CAS: not acknowledged), then calls the webhook after
+    its loop. An acknowledgement committed in between (a click while the tick runs) does not
+    stop the call: the on-call is paged for an incident already acknowledged."""
+    incident_id = eworld.open_incident()
+    eworld.clock.advance(305)
+    settle(eworld)
+    real = eworld.bot.actions.execute
+
+    def ack_first(action_id: str) -> object:
+        eworld.bot.desk.ack("#1", LEAD)  # the click lands now
+        return real(action_id)
+
+    monkeypatch.setattr(eworld.bot.actions, "execute", ack_first)
+    eworld.clock.advance(305)
+    eworld.bot.tick()
+    assert eworld.bot.desk.show("#1").as_json()["acked_by"] == LEAD
+    assert receiver.calls == {}, f"paged after the acknowledgement: {receiver.calls}"
+
