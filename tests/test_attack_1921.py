@@ -164,3 +164,45 @@ def test_an_ack_landing_between_the_page_step_and_its_call_stops_the_page(
     assert eworld.bot.desk.show("#1").as_json()["acked_by"] == LEAD
     assert receiver.calls == {}, f"paged after the acknowledgement: {receiver.calls}"
 
+
+
+# --- postmortem ------------------------------------------------------------------------------
+
+from test_postmortem import resolved  # noqa: E402
+
+
+
+
+def test_cli_postmortem_refuses_an_open_incident_as_the_button_does(
+    sworld: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Draft postmortem button answers "No postmortem draft for #1: it is not resolved
+    yet."; `lanekeeper postmortem #1` on the same open incident writes a draft (exit 0) whose
+    resolve step reads "never", as if the incident were over."""
+    from bot.cli.main import main
+
+    sworld.open_incident()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LANEKEEPER_DATABASE_URL", sworld.bot.settings.database_url)
+    out = tmp_path / "pm.md"
+    code = main(["postmortem", "#1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and "not resolved" in err, (code, err)
+    assert not out.exists()
+
+
+def test_postmortem_window_of_an_incident_without_events_is_the_incidents_span(
+    sworld: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An alert-only incident (no settlement events), open 14:10 to 14:17: the draft's window
+    reads "2026-03-02T13:40:00Z to 2026-03-02T13:40:01Z" (lookback start, one second),
+    before the incident even began. Issue 19: window = the incident's span."""
+    from test_summaries import alertmanager
+
+    [incident_id] = sworld.client.post("/webhooks/alertmanager", content=alertmanager()).json()["incidents"]
+    sworld.bot.drain()
+    sworld.clock.advance(400)
+    sworld.bot.desk.resolve(incident_id, "U01ONCALL")
+    made = sworld.bot.drafter().draft(incident_id)
+    [window] = [line for line in made.markdown.splitlines() if line.startswith("- Window:")]
+    assert "13:40:01Z" not in window, window
