@@ -206,3 +206,30 @@ def test_postmortem_window_of_an_incident_without_events_is_the_incidents_span(
     made = sworld.bot.drafter().draft(incident_id)
     [window] = [line for line in made.markdown.splitlines() if line.startswith("- Window:")]
     assert "13:40:01Z" not in window, window
+
+
+def test_a_reopened_incident_that_was_acknowledged_before_it_resolved_escalates_anew(
+    eworld: World, receiver: Receiver
+) -> None:
+    """docs/policy.md: "A reopened (flapping) incident waits ack_within_s anew for its next
+    step". The reopen resets escalation_since but keeps acked_by from before the resolution,
+    so the sweep (acked_by IS NULL) never looks at it again: a sev1 that comes back at 3 a.m.
+    is never reminded nor paged, and Acknowledge on it is refused ("already acknowledged")."""
+    from sqlalchemy import select
+
+    from bot.store.tables import timeline
+    from test_flaps import flap
+
+    incident_id = eworld.open_incident()
+    eworld.bot.desk.ack("#1", LEAD)
+    eworld.clock.advance(400)
+    settle(eworld)
+    assert flap(eworld, 600, 1100) == [incident_id]  # resolved, then fires again: the same incident, reopened
+    assert eworld.bot.desk.show("#1").as_json()["status"] != "resolved"
+    eworld.clock.advance(305)
+    settle(eworld)
+    with eworld.bot.engine.connect() as conn:
+        kinds = [k for k in conn.scalars(select(timeline.c.kind).where(timeline.c.incident_id == incident_id)) if k.startswith("escalation.")]
+        every = list(conn.scalars(select(timeline.c.kind).where(timeline.c.incident_id == incident_id)))
+    assert "incident.resolved" in every and every.index("incident.open") > every.index("incident.resolved"), every
+    assert kinds == ["escalation.reminded"], (kinds, eworld.bot.desk.show("#1").as_json()["acked_by"])
