@@ -34,16 +34,19 @@ def parse_duration(value: object) -> timedelta:
     """``30s``, ``5m``, ``4h``, ``1h30m``, ``250ms`` (Alertmanager's notation) or plain seconds."""
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    text = str(value).strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?", text):
-        return timedelta(seconds=float(text))
-    match = _DURATION.fullmatch(text)
-    if not text or match is None or not any(match.groups()):
-        raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 5m, 4h, 1h30m)")
-    h, m, s, ms = (int(g) if g else 0 for g in match.groups())
-    return timedelta(hours=h, minutes=m, seconds=s, milliseconds=ms)
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return timedelta(seconds=value)
+        text = str(value).strip()
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            return timedelta(seconds=float(text))
+        match = _DURATION.fullmatch(text)
+        if not text or match is None or not any(match.groups()):
+            raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 5m, 4h, 1h30m)")
+        h, m, s, ms = (int(g) if g else 0 for g in match.groups())
+        return timedelta(hours=h, minutes=m, seconds=s, milliseconds=ms)
+    except OverflowError:  # past timedelta's 999,999,999 days: a ValueError, as any bad duration
+        raise ValueError(f"duration {str(value)[:40]!r} is longer than any clock can count") from None
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

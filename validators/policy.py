@@ -67,6 +67,11 @@ class Runbooks(_Strict):
 
 Weight = Annotated[float, Field(strict=True, ge=0, le=1)]
 Positive = Annotated[float, Field(strict=True, gt=0)]
+YEAR_S = 365 * 24 * 3600
+"""The longest wait the policy names: a duration is added to event times, and past about
+2.7 million years (or at 1e308, or .inf) that addition overflows at every tick."""
+Wait = Annotated[float, Field(strict=True, ge=0, le=YEAR_S)]
+PositiveWait = Annotated[float, Field(strict=True, gt=0, le=YEAR_S)]
 
 
 class TrustWeights(_Strict):
@@ -115,7 +120,7 @@ class EscalationSpec(_Strict):
     """What happens while nobody acknowledges an incident of one severity: each step of
     ``then`` after another ``ack_within_s`` without an acknowledgement."""
 
-    ack_within_s: Positive
+    ack_within_s: PositiveWait
     then: list[EscalationStep] = Field(min_length=1)
 
     @field_validator("then")
@@ -148,8 +153,8 @@ class Policy(_Strict):
     lanes: dict[str, LaneSpec] = Field(min_length=1)
     severity: dict[str, dict[str, Threshold]]
     healthy: dict[str, Threshold] = {}
-    resolved_quiet_s: Threshold = 300
-    silent_after_s: Annotated[float, Field(strict=True, gt=0)] = 300
+    resolved_quiet_s: Wait = 300
+    silent_after_s: PositiveWait = 300
     """A lane with no event for longer reads "no data since …", never healthy."""
     actions: dict[str, ActionSpec] = {}
     approvers: list[str] = []
@@ -159,7 +164,7 @@ class Policy(_Strict):
     trust: TrustSpec = TrustSpec()
     pagerduty_services: dict[str, StrictStr] = {}
     """PagerDuty service id -> lane: a V3 webhook names the incident's service, never a lane."""
-    flap_window_s: Threshold = 900
+    flap_window_s: Wait = 900
     """An incident that fires again this soon after it resolved is reopened, not opened anew
     (0: never; every firing after a resolution is a new incident)."""
     flap_threshold: Annotated[int, Field(strict=True, ge=1)] = 3

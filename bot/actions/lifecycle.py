@@ -145,7 +145,12 @@ class Actions:
     def execute(self, action_id: str) -> ActionState:
         """Approved -> executing (one caller wins), one webhook call, its outcome."""
         with self.engine.begin() as conn:
+            action = records.load(conn, action_id)
+            overtaken = records.page_overtaken(conn, action.incident_id) if is_page(action_id) else None  # incident first
             action = records.load(conn, action_id, lock=True)
+            if overtaken is not None:
+                records.move(conn, action, "expired", self.clock(), actor=None, outcome=f"expired, not executed: {overtaken}")
+                return action
             if not records.move(conn, action, "executing", self.clock(), actor=None):
                 return action  # rejected first, or another caller executes it
         self.announce(action)

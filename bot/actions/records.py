@@ -120,6 +120,18 @@ def incident_open(conn: Connection, incident_id: str) -> bool:
     return bool(conn.scalar(select(exists().where(incidents.c.incident_id == incident_id, incidents.c.status != "resolved"))))
 
 
+def page_overtaken(conn: Connection, incident_id: str) -> str | None:
+    """Why a page must no longer go out (someone acknowledged, or it resolved), or None. The
+    incident's row is locked: an acknowledgement either committed before this (the page
+    stays unsent) or waits until the page has started (it was in flight already)."""
+    row = conn.execute(
+        select(incidents.c.acked_by, incidents.c.status).where(incidents.c.incident_id == incident_id).with_for_update()
+    ).first()
+    if row is None or row.status == "resolved":
+        return "resolved before the page was sent"
+    return f"acknowledged by {row.acked_by} before the page was sent" if row.acked_by else None
+
+
 def in_resolved_incidents(conn: Connection, statuses: tuple[Status, ...]) -> list[str]:
     """Actions in ``statuses`` whose incident has been resolved (they can no longer be decided)."""
     query = (

@@ -283,9 +283,12 @@ class IncidentEngine:
         if row is None:
             return None
         flaps = [*row["flaps"], now.isoformat()]
-        # Escalation waits anew from here: the steps already taken stay taken.
+        # Escalation waits anew from here: the steps already taken stay taken. An acknowledgement
+        # was of the episode that resolved: this one needs its own, or nobody is reminded at all.
         conn.execute(
-            update(incidents).where(incidents.c.incident_id == row["incident_id"]).values(flaps=flaps, escalation_since=now)
+            update(incidents)
+            .where(incidents.c.incident_id == row["incident_id"])
+            .values(flaps=flaps, escalation_since=now, acked_by=None, acked_at=None)
         )
         after = (now - row["resolved_at"]).total_seconds()
         note = f"{alert.name} fired again {after:.0f} s after it resolved (flap {len(flaps)})"

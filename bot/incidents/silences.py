@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, insert, select, text, update
 
 from bot.clock import Clock
 from bot.store.engine import reading
@@ -94,6 +94,7 @@ class Silences:
             raise SilenceError("a silence needs a reason, for the people who wonder why the lane is quiet")
         now = self.clock()
         with self.engine.begin() as conn:
+            _one_at_a_time(conn, lane)
             replaced = conn.execute(
                 update(lane_silences).where(lane_silences.c.lane == lane, _live(now)).values(ended_at=now, ended_by=user_id)
             ).rowcount
@@ -107,10 +108,12 @@ class Silences:
     def unsilence(self, lane: str, user_id: str) -> Silence:
         now = self.clock()
         with self.engine.begin() as conn:
+            _one_at_a_time(conn, lane)
             found = muting(conn, lane, now)
             if found is None:
                 raise SilenceError(f"{lane} is not silenced")
-            conn.execute(update(lane_silences).where(lane_silences.c.silence_id == found).values(ended_at=now, ended_by=user_id))
+            live = (lane_silences.c.lane == lane, _live(now))  # every live one: the lane is heard again, whatever raced
+            conn.execute(update(lane_silences).where(*live).values(ended_at=now, ended_by=user_id))
         log.info("lane %s unsilenced by %s", lane, user_id)
         return self.get(found)
 
@@ -132,3 +135,11 @@ class Silences:
             query = query.where(lane_silences.c.lane == lane)
         with reading(self.engine) as conn:
             return [_of(row) for row in conn.execute(query).all()]
+
+
+def _one_at_a_time(conn: Connection, lane: str) -> None:
+    """Silencing and unsilencing a lane take turns: two at once under PostgreSQL's READ
+    COMMITTED each ended what they saw and inserted their own, leaving two live silences
+    (SQLite's BEGIN IMMEDIATE already serialises writers)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"lanekeeper.silence:{lane}"})

@@ -101,9 +101,11 @@ def load_context(engine: Engine, store: EventStore, policy: Policy, incident_id:
 
 
 def _end(store: EventStore, lanes: tuple[str, ...], start: datetime, resolved_at: datetime | None) -> datetime:
-    """The whole second after the lanes' newest event (or the resolution, if earlier)."""
+    """The whole second after the lanes' newest event (or the resolution, if earlier). Lanes
+    with no event at all: up to the resolution, so that a resolved incident's window spans it
+    (a postmortem of an alert-only incident read one second before it began)."""
     marks = [ts for lane, ts in store.watermarks().items() if lane in lanes]
-    newest = max(marks, default=start)
+    newest = max(marks, default=resolved_at or start)
     if resolved_at is not None:
         newest = min(newest, resolved_at)
     return max(_whole_second(newest) + _SECOND, start + _SECOND)
