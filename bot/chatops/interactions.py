@@ -69,9 +69,8 @@ def postmortem_button(drafter: Drafter, client: WebClient, body: dict[str, Any],
     except IncidentError as exc:
         return _tell(respond, str(exc))
     card = posted(drafter.engine, incident_id, CARD)
-    if made.status != "resolved" or card is None:
-        why = "it is not resolved yet" if made.status != "resolved" else "its card was never posted"
-        return _tell(respond, f"No postmortem draft for #{made.number}: {why}")
+    if card is None:
+        return _tell(respond, f"No postmortem draft for #{made.number}: its card was never posted")
     title = f"Postmortem draft #{made.number} ({'facts only' if made.facts_only else 'with a validated narrative'})"
     try:
         upload(client, card[0], made.markdown, f"postmortem-{made.number}.md", title, thread_ts=card[1])

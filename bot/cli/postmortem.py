@@ -8,15 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import utcnow
 from bot.config import SettingsError
 from bot.incidents import IncidentError
 from bot.incidents.desk import incident_ref
-from bot.store.engine import StoreError, reading, unreadable
-from bot.store.tables import incidents
+from bot.store.engine import StoreError, unreadable
 from bot.summarize.redact import Redactor
 from bot.wiring import make_llm, open_for_reading
 
@@ -46,10 +44,7 @@ def run(args: argparse.Namespace) -> int:
             utcnow,
             Redactor.from_settings(settings),
         )
-        incident_id = incident_ref(engine, args.incident)
-        if not resolved(engine, incident_id):  # as the card's button: a postmortem is of a finished incident
-            return _fail(f"{args.incident} is not resolved yet: a postmortem is drafted once it is", 1)
-        made = drafter.draft(incident_id)
+        made = drafter.draft(incident_ref(engine, args.incident))
     except IncidentError as exc:
         return _fail(exc, 1)
     except SQLAlchemyError as exc:
@@ -66,11 +61,6 @@ def run(args: argparse.Namespace) -> int:
     kind = "facts-only draft" if made.facts_only else "draft with a validated narrative"
     print(f"postmortem of #{made.number}: {kind} written to {args.out}", file=sys.stderr)
     return 0
-
-
-def resolved(engine: Engine, incident_id: str) -> bool:
-    with reading(engine) as conn:
-        return conn.scalar(select(incidents.c.status).where(incidents.c.incident_id == incident_id)) == "resolved"
 
 
 def _fail(reason: object, code: int) -> int:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from bot.clock import Clock
+from bot.incidents import IncidentError
 from bot.postmortem.narrative import write_narrative
 from bot.postmortem.record import load_record
 from bot.postmortem.render import render
@@ -24,7 +25,6 @@ from validators.policy import Policy
 class Draft:
     incident_id: str
     number: int
-    status: str
     markdown: str
     facts_only: bool
 
@@ -46,9 +46,13 @@ class Drafter:
         object.__setattr__(self, "checker", Checker(self.policy, proposal_schema()))
 
     def draft(self, incident_id: str) -> Draft:
-        """Only reads the store; ``IncidentError`` when there is no such incident."""
+        """Only reads the store; ``IncidentError`` when there is no such incident, or it is not
+        resolved yet (a postmortem is of a finished incident: the CLI and the button alike,
+        and no LLM is asked for an open one)."""
         record = load_record(self.engine, self.policy, incident_id, self.lookback)
+        if record.status != "resolved":
+            raise IncidentError(f"no postmortem draft for #{record.number}: it is not resolved yet")
         times = response_times(record)
         narrative = write_narrative(record, times, self.checker, self.llm, reasks=self.reasks, redactor=self.redactor)
         markdown = render(record, times, narrative, self.clock())
-        return Draft(incident_id, record.number, record.status, markdown, narrative.headline is None)
+        return Draft(incident_id, record.number, markdown, narrative.headline is None)
