@@ -145,8 +145,7 @@ class Actions:
     def execute(self, action_id: str) -> ActionState:
         """Approved -> executing (one caller wins), one webhook call, its outcome."""
         with self.engine.begin() as conn:
-            action = records.load(conn, action_id)
-            overtaken = records.page_overtaken(conn, action.incident_id) if is_page(action_id) else None  # incident first
+            overtaken = records.page_overtaken(conn, action_id) if is_page(action_id) else None  # its incident's row first
             action = records.load(conn, action_id, lock=True)
             if overtaken is not None:
                 records.move(conn, action, "expired", self.clock(), actor=None, outcome=f"expired, not executed: {overtaken}")

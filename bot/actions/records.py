@@ -120,10 +120,11 @@ def incident_open(conn: Connection, incident_id: str) -> bool:
     return bool(conn.scalar(select(exists().where(incidents.c.incident_id == incident_id, incidents.c.status != "resolved"))))
 
 
-def page_overtaken(conn: Connection, incident_id: str) -> str | None:
-    """Why a page must no longer go out (someone acknowledged, or it resolved), or None. The
-    incident's row is locked: an acknowledgement either committed before this (the page
-    stays unsent) or waits until the page has started (it was in flight already)."""
+def page_overtaken(conn: Connection, action_id: str) -> str | None:
+    """Why the page ``action_id`` must no longer go out (someone acknowledged its incident, or
+    it resolved), or None. The incident's row is locked: an acknowledgement either committed
+    before this (the page stays unsent) or waits until the page has started (in flight already)."""
+    incident_id = select(actions.c.incident_id).where(actions.c.action_id == action_id).scalar_subquery()
     row = conn.execute(
         select(incidents.c.acked_by, incidents.c.status).where(incidents.c.incident_id == incident_id).with_for_update()
     ).first()
