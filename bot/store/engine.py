@@ -8,6 +8,7 @@ each other instead of failing. PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from bot.store.diagnose import explain
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -97,13 +99,20 @@ def _sqlite_store_file(database: str | None) -> None:
         raise StoreError(f"{path} is an empty file, not a Lanekeeper store; set LANEKEEPER_DATABASE_URL to the bot's store")
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    """This version's migrations, read once: opening a store asks about them several times."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 (alembic loads only where used)
+
+    return ScriptDirectory(str(MIGRATIONS))
+
+
 def known_revision(at: str) -> bool:
     """Whether this version's migrations name ``at`` (a newer version's store: not)."""
-    from alembic.script import ScriptDirectory  # noqa: PLC0415
     from alembic.util.exc import CommandError  # noqa: PLC0415
 
     try:
-        return ScriptDirectory(str(MIGRATIONS)).get_revision(at) is not None
+        return _scripts().get_revision(at) is not None
     except CommandError:
         return False
 
@@ -124,9 +133,7 @@ def revision(engine: Engine) -> str | None:
 
 
 def head_revision() -> str | None:
-    from alembic.script import ScriptDirectory  # noqa: PLC0415
-
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    return _scripts().get_current_head()
 
 
 def unreadable(exc: SQLAlchemyError) -> str:
