@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from bot import logs
 from bot.config import Settings, SettingsError, load_settings
-from bot.store.diagnose import parsed, sqlite_location
+from bot.store.diagnose import sqlite_location
 from bot.store.engine import StoreError
 from bot.wiring import llm_configured
 
@@ -85,15 +85,9 @@ def check_start(settings: Settings, host: str, port: int) -> None:
 
 
 def _check_store(url: str) -> None:
-    if url.startswith("sqlite"):
-        if parsed(url).database in (None, "", ":memory:"):
-            raise SettingsError(
-                "LANEKEEPER_DATABASE_URL: an in-memory SQLite store is not shared by the server's connections and "
-                "processes (nothing could be stored); use a file: sqlite:///PATH"
-            )
-        problem = sqlite_location(url)
-        if problem:
-            raise SettingsError(problem)
+    problem = sqlite_location(url) if url.startswith("sqlite") else None
+    if problem:
+        raise SettingsError(problem)
 
 
 _SLACK = {

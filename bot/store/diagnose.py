@@ -30,10 +30,13 @@ def parsed(url: str) -> URL:
 
 
 def sqlite_location(url: str) -> str | None:
-    """Why an SQLite URL cannot hold a store (its directory is missing), or None."""
+    """Why an SQLite URL cannot hold a server's store (in memory; its directory missing), or None."""
     database = parsed(url).database
     if not database or database == ":memory:":
-        return None
+        return (
+            f"{SETTING}: an in-memory SQLite store is not shared by the server's connections and processes "
+            "(nothing could be stored); use a file: sqlite:///PATH"
+        )
     folder = Path(database).expanduser().parent
     if not folder.is_dir():
         return f"{SETTING}: the directory {folder} does not exist; create it, or point the URL at another path"
