@@ -8,11 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.actions.model import DECIDED, ActionError, ActionState, Ballot, Status, Vote, sources
 from bot.incidents.timeline import record
-from bot.store.engine import reading
+from bot.store.engine import insert_new, reading
 from bot.store.tables import OPEN, actions, approvals, incidents
 
 
@@ -75,9 +74,7 @@ def move(conn: Connection, action: ActionState, to: Status, now: datetime, *, ac
 def insert_suggestion(conn: Connection, row: dict[str, Any]) -> bool:
     """Store a new suggestion unless an open action of its kind already waits on its lane
     in its incident (the partial unique index decides, so two at once cannot both win)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(actions).values(**row).on_conflict_do_nothing().returning(actions.c.action_id)
-    return conn.execute(statement).first() is not None  # rowcount is not reliable here across drivers
+    return insert_new(conn, actions, row)
 
 
 def open_action(conn: Connection, incident_id: str, kind: str, lane: str) -> ActionState | None:

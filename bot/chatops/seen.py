@@ -22,9 +22,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from sqlalchemy import Engine, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.store.engine import insert_new
 from bot.store.tables import slack_seen
 
 log = logging.getLogger(__name__)
@@ -70,16 +70,9 @@ class SeenInStore:
             return False
         stored = _storable(key)
         at_us = int(self._now() * 1_000_000)
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(slack_seen)
-            .values(key=stored, seen_at=at_us)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(slack_seen.c.key)  # psycopg's rowcount says -1 here: the row returned is the answer
-        )
         try:
             with self.engine.begin() as conn:
-                taken = conn.execute(statement).first() is not None
+                taken = insert_new(conn, slack_seen, {"key": stored, "seen_at": at_us})
                 if self._due():
                     conn.execute(delete(slack_seen).where(slack_seen.c.seen_at < at_us - KEEP_S * 1_000_000))
         except SQLAlchemyError as exc:
