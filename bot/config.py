@@ -168,13 +168,15 @@ def _check_env_file(path: Path) -> None:
     """A ``.env`` python-dotenv would half read (warning on stderr for each line it skips,
     then going on without them): refused whole, naming the file and the line."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return
     except OSError as exc:
         raise SettingsError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise SettingsError(f"{path}: line {line} is not UTF-8 text; fix or remove it") from None
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
