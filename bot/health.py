@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import utcnow
-from bot.store.engine import reading
+from bot.store.engine import driver_said, reading
 from bot.store.tables import store_probe
 
 log = logging.getLogger(__name__)
@@ -112,4 +112,4 @@ class StoreProbe:
 
 
 def _one_line(exc: SQLAlchemyError) -> str:
-    return " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+    return driver_said(exc)[:300]

@@ -23,9 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import SettingsError, load_settings
 from bot.store.engine import (
-    MIGRATIONS,
     StoreError,
+    driver_said,
     head_revision,
+    known_revision,
     make_engine,
     normalise_url,
     open_existing,
@@ -81,7 +82,7 @@ def _check(args: argparse.Namespace) -> int:
         try:
             _rows(engine)
         except SQLAlchemyError as exc:  # a damaged file: integrity said so already, or says it here
-            print(f"rows: cannot be counted: {_reason(exc)}")
+            print(f"rows: cannot be counted: {driver_said(exc)}")
             problems.append("rows cannot be counted")
     finally:
         engine.dispose()
@@ -91,13 +92,7 @@ def _check(args: argparse.Namespace) -> int:
 def _schema_advice(at: str | None) -> str:
     """What to do about a store at another revision: upgrade is the answer only when this
     version knows the revision (otherwise a newer version migrated it: a rolled-back binary)."""
-    from alembic.script import ScriptDirectory  # noqa: PLC0415 (alembic loads only where used)
-    from alembic.util import CommandError  # noqa: PLC0415
-
-    try:
-        if at is not None:  # never None here (open_existing refuses a never-migrated store); for mypy
-            ScriptDirectory(str(MIGRATIONS)).get_revision(at)
-    except CommandError:
+    if at is not None and not known_revision(at):  # never None here: open_existing refuses a never-migrated store
         return "a newer lanekeeper migrated it: run that version (migrations only move forward)"
     return "behind: take a backup (`lanekeeper db backup FILE`), then run `lanekeeper db upgrade`"
 
@@ -122,13 +117,8 @@ def _integrity(engine: Engine) -> list[str]:
             found = [str(row[0]) for row in conn.exec_driver_sql("PRAGMA integrity_check")]
             found += [f"orphan row in {row[0]}" for row in conn.exec_driver_sql("PRAGMA foreign_key_check")]
     except SQLAlchemyError as exc:
-        return [f"{_reason(exc)}: restore the last good backup (docs/operations.md, Backup and restore)"]
+        return [f"{driver_said(exc)}: restore the last good backup (docs/operations.md, Backup and restore)"]
     return [] if found == ["ok"] else [f for f in found if f != "ok"]
-
-
-def _reason(exc: BaseException) -> str:
-    """The driver's words on one line."""
-    return " ".join(str(getattr(exc, "orig", None) or exc).split())
 
 
 def _backup(args: argparse.Namespace) -> int:
@@ -164,7 +154,7 @@ def _backup(args: argparse.Namespace) -> int:
     except (sqlite3.Error, SQLAlchemyError, OSError) as exc:
         return _fail(
             args,
-            f"the backup to {target} failed: {_reason(exc)}; nothing was left behind; check the space and permissions "
+            f"the backup to {target} failed: {driver_said(exc)}; nothing was left behind; check the space and permissions "
             f"of {target.parent.resolve()}, then try again",
         )
     finally:
@@ -206,7 +196,7 @@ def _copy(engine: Engine, partial: Path) -> str | None:
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError):
                 raise  # the copy could not be written (disk full, I/O): not the store's fault
-            found = [_reason(exc)]
+            found = [driver_said(exc)]
         finally:
             copy.close()
     finally:

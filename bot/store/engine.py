@@ -137,11 +137,16 @@ def head_revision() -> str | None:
     return _scripts().get_current_head()
 
 
+def driver_said(exc: BaseException) -> str:
+    """What the driver (or alembic) said, on one line: an operator reads one line, not a
+    multi-line message with the SQL under it."""
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())
+
+
 def unreadable(exc: SQLAlchemyError) -> str:
     """What a read command says when the store is there but cannot be read as this version
     reads it (most often: not migrated yet), in one line whatever the driver wrote."""
-    reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
-    return f"cannot read the store (run lanekeeper db upgrade?): {reason}"
+    return f"cannot read the store (run lanekeeper db upgrade?): {driver_said(exc)}"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -235,6 +240,5 @@ def upgrade(engine: Engine, target: str = "head") -> None:
     except OperationalError as exc:  # the store cannot be reached or opened: said as the operator can act on it
         raise StoreError(explain(str(exc.orig or exc), engine.url.render_as_string(hide_password=False))) from exc
     except (SQLAlchemyError, CommandError) as exc:
-        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one line, whatever the driver wrote
-        raise StoreError(f"cannot migrate the store at {shown}: {reason}") from exc
+        raise StoreError(f"cannot migrate the store at {shown}: {driver_said(exc)}") from exc
     log.debug("store schema at %s", target)  # the start-up line names the store; this is detail
